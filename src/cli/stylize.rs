@@ -1,0 +1,204 @@
+//! `brushwork stylize`: repaint photos in the style of a painting.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use brushwork::images::{self, ImageError};
+use brushwork::{StyleEmbedding, Stylizer};
+use clap::Args;
+use image::imageops::FilterType;
+use image::RgbImage;
+
+use super::{EngineArgs, UsageError, EXIT_USAGE};
+
+/// Repaint photos in the style of a painting, at full resolution.
+///
+/// The style image is center-cropped to a square and resized to 256x256 before the style network
+/// sees it; its embedding is computed once for all photos. Each photo is stylized at its own
+/// size (EXIF orientation applied, transparency flattened onto white) unless --max-size says
+/// otherwise.
+#[derive(Debug, Args)]
+pub struct StylizeArgs {
+    /// Photos to stylize (PNG, JPEG, WebP, BMP, TIFF, GIF, ...).
+    #[arg(required = true, value_name = "CONTENT")]
+    pub content: Vec<PathBuf>,
+
+    /// The painting whose style to use (any size; center-cropped to a square, resized to 256x256).
+    #[arg(short, long, value_name = "STYLE_IMAGE")]
+    pub style: PathBuf,
+
+    /// Output file (format from its extension: .png, .jpg, .webp, .bmp, .tiff), or a directory:
+    /// always a directory when several photos are given.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Downscale each photo so its longer side is at most N pixels (default: full resolution).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_size: Option<u32>,
+
+    /// File extension of the outputs written into a directory.
+    #[arg(long, default_value = "png", value_name = "EXT")]
+    pub format: String,
+
+    /// JPEG quality, 1-100.
+    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let jobs = plan_outputs(&args)?;
+    let verbose = args.engine.verbose;
+
+    // Read the style before loading the networks: a bad style path fails fast.
+    let painting = images::load_rgb(&args.style)?;
+    let mut stylizer = Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    if verbose {
+        let rt = brushwork::runtime::info()?;
+        eprintln!(
+            "brushwork: ONNX Runtime {} from {}; device {:?}; ready in {:.0} ms",
+            rt.version,
+            rt.path.display(),
+            stylizer.device(),
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let t = Instant::now();
+    let style: StyleEmbedding = stylizer.embed(&painting)?;
+    if verbose {
+        eprintln!(
+            "brushwork: style {} embedded in {:.1} ms",
+            args.style.display(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+
+    let mut failed = 0usize;
+    let mut out = RgbImage::new(1, 1);
+    for (input, output) in &jobs {
+        if let Err(err) = stylize_one(&mut stylizer, &style, input, output, &args, &mut out) {
+            failed += 1;
+            eprintln!("brushwork: error: {}", super::one_line(&err));
+        }
+    }
+    if failed > 0 {
+        if jobs.len() > 1 {
+            eprintln!("brushwork: {failed} of {} photos failed", jobs.len());
+        }
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    if verbose {
+        eprintln!(
+            "brushwork: done in {:.0} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stylize_one(
+    stylizer: &mut Stylizer,
+    style: &StyleEmbedding,
+    input: &Path,
+    output: &Path,
+    args: &StylizeArgs,
+    out: &mut RgbImage,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let mut photo = images::load_rgb(input)?;
+    if let Some(max) = args.max_size {
+        photo = fit_within(photo, max);
+    }
+    stylizer
+        .stylize_into(&photo, style, out)
+        .with_context(|| input.display().to_string())?;
+    images::save_atomic(out, output, args.quality)?;
+    if args.engine.verbose {
+        eprintln!(
+            "brushwork: {} ({}x{}) -> {} in {:.0} ms",
+            input.display(),
+            photo.width(),
+            photo.height(),
+            output.display(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+/// Downscales so the longer side is at most `max` (never upscales).
+fn fit_within(img: RgbImage, max: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let long = w.max(h);
+    if long <= max {
+        return img;
+    }
+    let scale = f64::from(max) / f64::from(long);
+    let nw = ((f64::from(w) * scale).round() as u32).max(1);
+    let nh = ((f64::from(h) * scale).round() as u32).max(1);
+    image::imageops::resize(&img, nw, nh, FilterType::Lanczos3)
+}
+
+/// Pairs each input with its output path, and refuses plans that would lose data: an output that
+/// is an input (or the style), two inputs writing the same output, an unknown format.
+fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let out = &args.output;
+    let as_dir = args.content.len() > 1
+        || out.is_dir()
+        || out.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
+    let jobs: Vec<(PathBuf, PathBuf)> = if as_dir {
+        let probe = Path::new("x").with_extension(&args.format);
+        images::output_format(&probe).map_err(|_| {
+            UsageError(format!(
+                "--format {}: unknown output format; use png, jpg, webp, bmp or tiff",
+                args.format
+            ))
+        })?;
+        std::fs::create_dir_all(out).map_err(|e| ImageError::Write {
+            path: out.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut seen = HashSet::new();
+        args.content
+            .iter()
+            .map(|input| {
+                let stem = input.file_stem().unwrap_or(input.as_os_str());
+                let target = out.join(stem).with_extension(&args.format);
+                if !seen.insert(target.clone()) {
+                    return Err(UsageError(format!(
+                        "two photos would both be written to {}; rename one or stylize them separately",
+                        target.display()
+                    )));
+                }
+                Ok((input.clone(), target))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        images::output_format(out)?;
+        vec![(args.content[0].clone(), out.clone())]
+    };
+    let protected: Vec<PathBuf> = args
+        .content
+        .iter()
+        .chain(std::iter::once(&args.style))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    for (_, target) in &jobs {
+        if let Ok(t) = target.canonicalize() {
+            if protected.contains(&t) {
+                return Err(UsageError(format!(
+                    "{}: refusing to overwrite an input file; choose another output",
+                    target.display()
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(jobs)
+}

@@ -1,0 +1,155 @@
+//! Reading pictures the way users hand them over, and writing results without ever leaving a
+//! half-written file behind.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
+
+/// The smallest side brushwork accepts: the transformer needs room for its reflect padding, and
+/// anything smaller carries no style worth transferring.
+pub const MIN_SIDE: u32 = 16;
+
+/// Problems with a user's pictures or output paths. All of them are the user's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{}: no such file", .0.display())]
+    NotFound(PathBuf),
+    #[error("{}: cannot read: {reason}", .path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{}: not an image brushwork can decode ({reason})", .path.display())]
+    NotAnImage { path: PathBuf, reason: String },
+    #[error("{}: image is {width}x{height}; both sides must be at least {MIN_SIDE} px", .path.display())]
+    TooSmall {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+    #[error("{}: unknown output format; use a .png, .jpg, .jpeg, .webp, .bmp or .tiff name", .0.display())]
+    UnknownFormat(PathBuf),
+    #[error("{}: cannot write: {reason}", .path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+/// Opens an image file as 8-bit RGB: applies its EXIF orientation, flattens alpha onto white, and
+/// converts grayscale, palette and 16-bit images.
+pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
+    let img = load_dynamic(path)?;
+    let rgb = to_rgb_on_white(img);
+    if rgb.width() < MIN_SIDE || rgb.height() < MIN_SIDE {
+        return Err(ImageError::TooSmall {
+            path: path.to_path_buf(),
+            width: rgb.width(),
+            height: rgb.height(),
+        });
+    }
+    Ok(rgb)
+}
+
+fn load_dynamic(path: &Path) -> Result<DynamicImage, ImageError> {
+    let unreadable = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::NotFound(path.to_path_buf())
+        } else {
+            ImageError::Unreadable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        }
+    };
+    if path.is_dir() {
+        return Err(ImageError::Unreadable {
+            path: path.to_path_buf(),
+            reason: "is a directory".into(),
+        });
+    }
+    let not_image = |e: image::ImageError| ImageError::NotAnImage {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let reader = ImageReader::open(path)
+        .map_err(unreadable)?
+        .with_guessed_format()
+        .map_err(unreadable)?;
+    let mut decoder = reader.into_decoder().map_err(not_image)?;
+    use image::ImageDecoder;
+    let orientation = decoder.orientation().map_err(not_image)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(not_image)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Converts any decoded image to RGB8, compositing transparent pixels over white.
+pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.into_rgb8();
+    }
+    let rgba = img.into_rgba32f();
+    let mut out = RgbImage::new(rgba.width(), rgba.height());
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = src[3].clamp(0.0, 1.0);
+        for c in 0..3 {
+            let v = src[c].clamp(0.0, 1.0) * a + (1.0 - a);
+            dst[c] = (v * 255.0 + 0.5) as u8;
+        }
+    }
+    out
+}
+
+/// The output format for a path, from its extension.
+pub fn output_format(path: &Path) -> Result<ImageFormat, ImageError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(ImageFormat::Png),
+        Some("jpg" | "jpeg") => Ok(ImageFormat::Jpeg),
+        Some("webp") => Ok(ImageFormat::WebP),
+        Some("bmp") => Ok(ImageFormat::Bmp),
+        Some("tif" | "tiff") => Ok(ImageFormat::Tiff),
+        _ => Err(ImageError::UnknownFormat(path.to_path_buf())),
+    }
+}
+
+/// Writes `img` to `path` atomically: encoded into a temporary file in the same directory, then
+/// renamed over `path`. On any failure nothing is left at `path` (and a previous file there is
+/// untouched). `jpeg_quality` applies to JPEG output only.
+pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), ImageError> {
+    let format = output_format(path)?;
+    let write_err = |reason: String| ImageError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(write_err("is a directory".into()));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".brushwork-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| write_err(e.to_string()))?;
+    // Encoders for some formats need to seek, so encode in memory and write once.
+    let mut encoded = std::io::Cursor::new(Vec::new());
+    let result = if format == ImageFormat::Jpeg {
+        JpegEncoder::new_with_quality(&mut encoded, jpeg_quality).encode_image(img)
+    } else {
+        img.write_to(&mut encoded, format)
+    };
+    result.map_err(|e| write_err(e.to_string()))?;
+    let mut w = BufWriter::new(tmp.as_file());
+    w.write_all(encoded.get_ref())
+        .and_then(|_| w.flush())
+        .map_err(|e| write_err(e.to_string()))?;
+    drop(w);
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| write_err(e.to_string()))?;
+    tmp.persist(path).map_err(|e| write_err(e.error.to_string()))?;
+    Ok(())
+}

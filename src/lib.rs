@@ -1,0 +1,23 @@
+//! brushwork: real-time arbitrary neural style transfer.
+//!
+//! A style-prediction network turns any painting into a 100-number [`StyleEmbedding`]; a fully
+//! convolutional transformation network repaints a photo or frame, at its own resolution, in
+//! that style (Ghiasi et al. 2017). Both run in ONNX Runtime through the `ort` crate.
+//!
+//! - [`runtime`]: finding or fetching `libonnxruntime`, one environment per process;
+//! - [`models`]: the networks, embedded in the binary or read from a directory;
+//! - [`style`]: style embeddings and style-image preparation;
+//! - [`tensor`]: explicit image <-> tensor conversion;
+//! - [`images`]: reading user pictures and writing results atomically;
+//! - [`stylizer`]: [`Stylizer`], which runs it all.
+
+pub mod images;
+pub mod models;
+pub mod runtime;
+pub mod style;
+pub mod stylizer;
+pub mod tensor;
+
+pub use models::ModelSet;
+pub use style::StyleEmbedding;
+pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions};

@@ -1,0 +1,265 @@
+//! ONNX Runtime: finding (or fetching) `libonnxruntime`, and the one environment per process.
+//!
+//! brushwork links ONNX Runtime at run time (ort's `load-dynamic`). The library is looked for in
+//! this order, and the first hit wins:
+//!
+//! 1. `ORT_DYLIB_PATH`, when set: that file and nothing else (an error if it does not load);
+//! 2. `libonnxruntime.so*` beside the `brushwork` executable;
+//! 3. brushwork's cache, `$BRUSHWORK_CACHE_DIR`, else `$XDG_CACHE_HOME/brushwork`, else
+//!    `~/.cache/brushwork`, under `onnxruntime-1.31.1/`;
+//! 4. otherwise it is fetched once into that cache: the pinned `onnxruntime==1.31.1` wheel is
+//!    downloaded from PyPI with `python3 -m pip download`, its sha256 is checked against the hash
+//!    pinned here, and `libonnxruntime.so.1.31.1` is unpacked from it. Set
+//!    `BRUSHWORK_NO_DOWNLOAD=1` to forbid that step.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+use sha2::{Digest, Sha256};
+
+/// The ONNX Runtime release brushwork fetches when none is found.
+pub const ORT_VERSION: &str = "1.31.1";
+/// The oldest ONNX Runtime minor version the `ort` crate accepts (1.x).
+pub const ORT_MIN_MINOR: u32 = 31;
+
+/// The pinned PyPI wheels (CPython 3.11 tag: the tag only names the wheel; the C library inside
+/// is the same for every Python) and their sha256.
+const WHEELS: &[(&str, &str, &str)] = &[
+    (
+        "x86_64",
+        "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+    ),
+    (
+        "aarch64",
+        "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_aarch64.whl",
+        "da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3",
+    ),
+];
+const LIB_IN_WHEEL: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
+const LIB_NAME: &str = "libonnxruntime.so.1.31.1";
+
+/// What can go wrong while bringing up ONNX Runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("ONNX Runtime at {path} is version {found}; brushwork needs 1.{ORT_MIN_MINOR} or newer: unset ORT_DYLIB_PATH to let brushwork fetch {ORT_VERSION}, or point it at a newer libonnxruntime (pip install 'onnxruntime>=1.{ORT_MIN_MINOR}')")]
+    TooOld { path: PathBuf, found: String },
+    #[error("cannot load ONNX Runtime from {path}: {reason}; point ORT_DYLIB_PATH at a libonnxruntime.so of version 1.{ORT_MIN_MINOR} or newer (pip install 'onnxruntime>=1.{ORT_MIN_MINOR}' ships one)")]
+    Load { path: PathBuf, reason: String },
+    #[error("ONNX Runtime was not found and BRUSHWORK_NO_DOWNLOAD is set; set ORT_DYLIB_PATH to a libonnxruntime.so (pip install onnxruntime=={ORT_VERSION} ships one), or unset BRUSHWORK_NO_DOWNLOAD")]
+    NotFound,
+    #[error("no pinned ONNX Runtime wheel for this platform ({0}); install onnxruntime>=1.{ORT_MIN_MINOR} and set ORT_DYLIB_PATH to its libonnxruntime")]
+    UnsupportedPlatform(String),
+    #[error("fetching ONNX Runtime {ORT_VERSION} with pip failed: {0}; install python3 with pip, or set ORT_DYLIB_PATH to a libonnxruntime.so")]
+    Fetch(String),
+    #[error("the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it")]
+    HashMismatch {
+        file: String,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot write brushwork's cache at {path}: {source}")]
+    Cache { path: PathBuf, source: io::Error },
+    #[error("ONNX Runtime failed to start: {0}")]
+    Ort(#[from] ort::Error),
+}
+
+/// Where the library came from, for `brushwork info` and `-v`.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    pub path: PathBuf,
+    /// From the library's file name where it carries one.
+    pub version: String,
+    /// ONNX Runtime's own build description.
+    pub build: String,
+}
+
+struct Loaded {
+    env: Environment,
+    info: RuntimeInfo,
+}
+
+static RUNTIME: OnceLock<Loaded> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+/// The process-wide ONNX Runtime environment, created on first use.
+pub fn environment() -> Result<&'static Environment, RuntimeError> {
+    Ok(&loaded()?.env)
+}
+
+/// The loaded library's path and version (loading it if needed).
+pub fn info() -> Result<&'static RuntimeInfo, RuntimeError> {
+    Ok(&loaded()?.info)
+}
+
+fn loaded() -> Result<&'static Loaded, RuntimeError> {
+    if let Some(l) = RUNTIME.get() {
+        return Ok(l);
+    }
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = RUNTIME.get() {
+        return Ok(l);
+    }
+    let path = locate()?;
+    let builder = ort::init_from(&path).map_err(|e| load_error(&path, e))?;
+    let env = builder.with_name("brushwork").with_telemetry(false).build()?;
+    let info = RuntimeInfo {
+        version: version_of(&path),
+        build: ort::info().to_string(),
+        path,
+    };
+    Ok(RUNTIME.get_or_init(|| Loaded { env, info }))
+}
+
+/// The release number in a versioned file name (`libonnxruntime.so.1.31.1` -> `1.31.1`). The
+/// loader has already refused anything older than 1.31, whatever its name.
+fn version_of(path: &Path) -> String {
+    let resolved = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    resolved
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once(".so."))
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.split('.').all(|p| p.parse::<u32>().is_ok()))
+        .unwrap_or_else(|| format!("1.{ORT_MIN_MINOR} or newer"))
+}
+
+fn load_error(path: &Path, e: ort::LoadDynamicError) -> RuntimeError {
+    match e {
+        ort::LoadDynamicError::BadVersion { version_str, path } => RuntimeError::TooOld {
+            path,
+            found: version_str,
+        },
+        other => RuntimeError::Load {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Finds the library by the rules in the module docs, fetching it if allowed.
+pub fn locate() -> Result<PathBuf, RuntimeError> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some(p) = beside_executable() {
+        return Ok(p);
+    }
+    let cached = cache_dir().join(format!("onnxruntime-{ORT_VERSION}")).join(LIB_NAME);
+    if cached.is_file() {
+        return Ok(cached);
+    }
+    if std::env::var_os("BRUSHWORK_NO_DOWNLOAD").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(RuntimeError::NotFound);
+    }
+    fetch_into(&cached)?;
+    Ok(cached)
+}
+
+fn beside_executable() -> Option<PathBuf> {
+    let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let mut hits: Vec<PathBuf> = fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    hits.sort();
+    hits.pop()
+}
+
+/// brushwork's cache directory (also used for nothing else yet but ONNX Runtime).
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("BRUSHWORK_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("brushwork")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache").join("brushwork")))
+        .unwrap_or_else(|| std::env::temp_dir().join("brushwork-cache"))
+}
+
+/// Downloads the pinned wheel with pip, checks its hash and unpacks the library to `dest`.
+/// Concurrent processes serialise on a lock file; the library appears by an atomic rename.
+fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
+    let arch = std::env::consts::ARCH;
+    let (_, wheel, expected) = WHEELS
+        .iter()
+        .find(|(a, _, _)| *a == arch && cfg!(target_os = "linux"))
+        .ok_or_else(|| {
+            RuntimeError::UnsupportedPlatform(format!("{}-{arch}", std::env::consts::OS))
+        })?;
+    let dir = dest.parent().expect("cache path has a parent");
+    let cache_err = |source| RuntimeError::Cache {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(cache_err)?;
+    let lock = fs::File::create(dir.join(".lock")).map_err(cache_err)?;
+    lock.lock().map_err(cache_err)?;
+    if dest.is_file() {
+        return Ok(()); // another process fetched it while we waited
+    }
+    eprintln!(
+        "brushwork: ONNX Runtime not found; fetching onnxruntime=={ORT_VERSION} from PyPI into {} (once)",
+        dir.display()
+    );
+    let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
+    let platform = format!("manylinux_2_28_{arch}");
+    let out = Command::new("python3")
+        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check"])
+        .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
+        .args(["--python-version", "3.11", "--abi", "cp311", "--platform", &platform])
+        .arg("-d")
+        .arg(tmp.path())
+        .arg(format!("onnxruntime=={ORT_VERSION}"))
+        .output()
+        .map_err(|e| RuntimeError::Fetch(format!("cannot run python3: {e}")))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let last = msg.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(RuntimeError::Fetch(format!(
+            "pip exited with {}: {}",
+            out.status,
+            last.trim()
+        )));
+    }
+    let wheel_path = tmp.path().join(wheel);
+    let bytes = fs::read(&wheel_path)
+        .map_err(|e| RuntimeError::Fetch(format!("pip did not produce {wheel}: {e}")))?;
+    let found = hex(&Sha256::digest(&bytes));
+    if found != *expected {
+        return Err(RuntimeError::HashMismatch {
+            file: wheel.to_string(),
+            found,
+            expected: expected.to_string(),
+        });
+    }
+    let unpacked = tmp.path().join(LIB_NAME);
+    let script = "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&wheel_path)
+        .arg(LIB_IN_WHEEL)
+        .arg(&unpacked)
+        .status()
+        .map_err(|e| RuntimeError::Fetch(format!("cannot run python3: {e}")))?;
+    if !status.success() {
+        return Err(RuntimeError::Fetch(format!(
+            "could not unpack {LIB_IN_WHEEL} from {wheel}"
+        )));
+    }
+    fs::rename(&unpacked, dest).map_err(cache_err)?;
+    eprintln!("brushwork: ONNX Runtime {ORT_VERSION} ready at {}", dest.display());
+    Ok(())
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,264 @@
+//! [`Stylizer`]: the two networks in ONNX Runtime sessions, with the buffers they reuse.
+
+use image::RgbImage;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::models::{ModelBytes, ModelError, ModelSet};
+use crate::runtime::{self, RuntimeError};
+use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
+use crate::tensor::{image_to_nhwc_padded, nhwc_to_image};
+
+const STYLE_IMAGE: &str = "style_image";
+const STYLE_EMBEDDING: &str = "style_embedding";
+const CONTENT_IMAGE: &str = "content_image";
+const STYLIZED_IMAGE: &str = "stylized_image";
+/// The smallest content side the transformer handles (its first reflect pad is 4 px).
+pub const MIN_CONTENT_SIDE: u32 = 16;
+
+/// Where the networks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The fastest provider that starts here (the CPU, in this build).
+    #[default]
+    Auto,
+    /// ONNX Runtime's CPU execution provider.
+    Cpu,
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            other => Err(format!("unknown device '{other}'; use auto or cpu")),
+        }
+    }
+}
+
+/// How a [`Stylizer`] is built.
+#[derive(Debug, Clone)]
+pub struct StylizerOptions {
+    /// The networks; [`ModelSet::embedded`] by default.
+    pub models: ModelSet,
+    /// Threads per inference (ONNX Runtime's intra-op threads); `None` lets it choose (one per
+    /// physical core).
+    pub threads: Option<usize>,
+    pub device: Device,
+}
+
+impl Default for StylizerOptions {
+    fn default() -> Self {
+        StylizerOptions {
+            models: ModelSet::embedded(),
+            threads: None,
+            device: Device::Auto,
+        }
+    }
+}
+
+/// Errors from building or running a [`Stylizer`].
+#[derive(Debug, thiserror::Error)]
+pub enum StylizeError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("image is {width}x{height}; both sides must be at least {MIN_CONTENT_SIDE} px")]
+    TooSmall { width: u32, height: u32 },
+    #[error("inference failed: {0}")]
+    Inference(#[from] ort::Error),
+}
+
+/// Arbitrary style transfer: [`embed`](Stylizer::embed) a painting once, then
+/// [`stylize`](Stylizer::stylize) any number of photos with it, at their own resolution.
+///
+/// ```
+/// use brushwork::{Stylizer, StylizerOptions};
+///
+/// let painting = image::open("examples/styles/towers_1916_sq.jpg")?.into_rgb8();
+/// let photo = image::open("examples/content/golden_gate_sq.jpg")?.into_rgb8();
+///
+/// let mut stylizer = Stylizer::new(StylizerOptions::default())?;
+/// let style = stylizer.embed(&painting)?;
+/// let out = stylizer.stylize(&photo, &style)?;
+/// assert_eq!(out.dimensions(), photo.dimensions());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Stylizer {
+    predict: Session,
+    transform: Session,
+    models: ModelSet,
+    device: Device,
+    /// The padded content tensor, reused between calls.
+    content: Vec<f32>,
+    /// The style image tensor, reused between calls.
+    style: Vec<f32>,
+}
+
+impl Stylizer {
+    /// Loads ONNX Runtime (once per process) and both networks.
+    pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
+        let predict = session(&options.models.predict, options.threads, "style prediction")?;
+        let transform = session(&options.models.transform, options.threads, "transformation")?;
+        check_io(&predict, &options.models.predict, &[STYLE_IMAGE], STYLE_EMBEDDING)?;
+        check_io(
+            &transform,
+            &options.models.transform,
+            &[CONTENT_IMAGE, STYLE_EMBEDDING],
+            STYLIZED_IMAGE,
+        )?;
+        Ok(Stylizer {
+            predict,
+            transform,
+            models: options.models,
+            device: match options.device {
+                Device::Auto | Device::Cpu => Device::Cpu,
+            },
+            content: Vec::new(),
+            style: Vec::new(),
+        })
+    }
+
+    /// The device the networks run on (what `Auto` resolved to).
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The networks this stylizer runs.
+    pub fn models(&self) -> &ModelSet {
+        &self.models
+    }
+
+    /// One line per network input and output: name, element type and shape.
+    pub fn describe_io(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (role, session) in [("predict", &self.predict), ("transform", &self.transform)] {
+            for (dir, outlets) in [("in ", session.inputs()), ("out", session.outputs())] {
+                for o in outlets {
+                    lines.push(format!("{role} {dir} {}: {}", o.name(), o.dtype()));
+                }
+            }
+        }
+        lines
+    }
+
+    /// The style embedding of a painting. The painting is center-cropped to a square and resized
+    /// to 256×256 first (see [`style_input`]).
+    pub fn embed(&mut self, painting: &RgbImage) -> Result<StyleEmbedding, StylizeError> {
+        check_size(painting)?;
+        let square = style_input(painting);
+        let side = STYLE_SIDE as usize;
+        self.style.clear();
+        self.style
+            .extend(square.as_raw().iter().map(|&v| f32::from(v) / 255.0));
+        let input = TensorRef::from_array_view(([1, side, side, 3], &self.style[..]))?;
+        let outputs = self.predict.run(ort::inputs![STYLE_IMAGE => input])?;
+        let (_, values) = outputs[STYLE_EMBEDDING].try_extract_tensor::<f32>()?;
+        StyleEmbedding::from_slice(values).ok_or_else(|| {
+            StylizeError::Model(ModelError::Invalid {
+                path: self.models.predict.origin.clone(),
+                role: "style prediction",
+                reason: format!("it gave {} numbers, not {EMBEDDING_DIM}", values.len()),
+            })
+        })
+    }
+
+    /// Stylizes `content` at its own resolution.
+    pub fn stylize(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+    ) -> Result<RgbImage, StylizeError> {
+        let mut out = RgbImage::new(content.width(), content.height());
+        self.stylize_into(content, style, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`stylize`](Stylizer::stylize), writing into `out` (resized if its size differs), so
+    /// a caller that stylizes many frames allocates no image per frame.
+    pub fn stylize_into(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        check_size(content)?;
+        if out.dimensions() != content.dimensions() {
+            *out = RgbImage::new(content.width(), content.height());
+        }
+        let (h, w) = image_to_nhwc_padded(content, &mut self.content);
+        let input = TensorRef::from_array_view(([1, h, w, 3], &self.content[..]))?;
+        let embedding = TensorRef::from_array_view(([1, 1, 1, EMBEDDING_DIM], style.as_slice()))?;
+        let outputs = self.transform.run(ort::inputs![
+            CONTENT_IMAGE => input,
+            STYLE_EMBEDDING => embedding,
+        ])?;
+        let (shape, values) = outputs[STYLIZED_IMAGE].try_extract_tensor::<f32>()?;
+        if shape.len() != 4 || shape[1] as usize != h || shape[2] as usize != w || shape[3] != 3 {
+            return Err(StylizeError::Model(ModelError::Invalid {
+                path: self.models.transform.origin.clone(),
+                role: "transformation",
+                reason: format!("output shape {shape:?} for input [1, {h}, {w}, 3]"),
+            }));
+        }
+        nhwc_to_image(values, w, out);
+        Ok(())
+    }
+}
+
+fn check_size(img: &RgbImage) -> Result<(), StylizeError> {
+    let (width, height) = img.dimensions();
+    if width < MIN_CONTENT_SIDE || height < MIN_CONTENT_SIDE {
+        return Err(StylizeError::TooSmall { width, height });
+    }
+    Ok(())
+}
+
+fn session(
+    model: &ModelBytes,
+    threads: Option<usize>,
+    role: &'static str,
+) -> Result<Session, StylizeError> {
+    let env = runtime::environment()?;
+    let mut builder = Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(ort::Error::from)?;
+    if let Some(n) = threads {
+        builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;
+    }
+    builder.commit_from_memory(&model.bytes).map_err(|e| {
+        StylizeError::Model(ModelError::Invalid {
+            path: model.origin.clone(),
+            role,
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn check_io(
+    session: &Session,
+    model: &ModelBytes,
+    inputs: &[&str],
+    output: &str,
+) -> Result<(), ModelError> {
+    let has_input = |n: &str| session.inputs().iter().any(|o| o.name() == n);
+    let has_output = session.outputs().iter().any(|o| o.name() == output);
+    if let Some(missing) = inputs.iter().find(|n| !has_input(n)) {
+        return Err(ModelError::Invalid {
+            path: model.origin.clone(),
+            role: "brushwork",
+            reason: format!("it has no input named '{missing}'"),
+        });
+    }
+    if !has_output {
+        return Err(ModelError::Invalid {
+            path: model.origin.clone(),
+            role: "brushwork",
+            reason: format!("it has no output named '{output}'"),
+        });
+    }
+    Ok(())
+}

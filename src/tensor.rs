@@ -1,0 +1,115 @@
+//! Explicit pre- and post-processing between 8-bit RGB images and the networks' NHWC float
+//! tensors. Values are `u8 / 255` in, `clamp(0, 1) * 255 + 0.5` truncated out, exactly as the
+//! Python reference (`python-export/export.py`) does, so outputs match it bit for bit.
+
+use image::RgbImage;
+
+/// The transformer downsamples twice by 2: its input sides must be multiples of this.
+pub const STRIDE: u32 = 4;
+
+/// `n` rounded up to a multiple of [`STRIDE`].
+pub fn padded(n: u32) -> u32 {
+    n.div_ceil(STRIDE) * STRIDE
+}
+
+/// Index into `0..n` of position `i` in `0..n + pad`, mirroring about the last pixel (numpy's
+/// `reflect`: ..., n-3, n-2, n-1, n-2, n-3, ...). Needs `pad < n`.
+#[inline]
+fn reflect(i: u32, n: u32) -> u32 {
+    if i < n {
+        i
+    } else {
+        2 * (n - 1) - i
+    }
+}
+
+/// Fills `buf` with `img` as a `[1, padded(h), padded(w), 3]` tensor, reflect-padding the bottom
+/// and right edges. `buf` is resized as needed and reused across calls.
+pub fn image_to_nhwc_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
+    let (w, h) = img.dimensions();
+    let (pw, ph) = (padded(w), padded(h));
+    buf.resize((pw * ph * 3) as usize, 0.0);
+    let src = img.as_raw();
+    let row_len = (pw * 3) as usize;
+    for (y, row) in buf.chunks_exact_mut(row_len).enumerate() {
+        let sy = reflect(y as u32, h) as usize;
+        let src_row = &src[sy * (w as usize) * 3..(sy + 1) * (w as usize) * 3];
+        let (body, tail) = row.split_at_mut((w * 3) as usize);
+        for (d, s) in body.iter_mut().zip(src_row) {
+            *d = f32::from(*s) / 255.0;
+        }
+        for (x, px) in tail.chunks_exact_mut(3).enumerate() {
+            let sx = reflect(w + x as u32, w) as usize;
+            for c in 0..3 {
+                px[c] = f32::from(src_row[sx * 3 + c]) / 255.0;
+            }
+        }
+    }
+    (ph as usize, pw as usize)
+}
+
+/// Writes the top-left `out.width() x out.height()` of an NHWC tensor whose rows are
+/// `tensor_width` pixels wide into `out`, quantized to 8 bits.
+pub fn nhwc_to_image(tensor: &[f32], tensor_width: usize, out: &mut RgbImage) {
+    let w = out.width() as usize;
+    let row_in = tensor_width * 3;
+    for (dst_row, src_row) in out
+        .as_mut()
+        .chunks_exact_mut(w * 3)
+        .zip(tensor.chunks_exact(row_in))
+    {
+        for (d, s) in dst_row.iter_mut().zip(&src_row[..w * 3]) {
+            *d = quantize(*s);
+        }
+    }
+}
+
+/// `[0, 1]` float to 8 bits, rounding half up (the reference's `clip * 255 + 0.5`, truncated).
+#[inline]
+pub fn quantize(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_rounds_up_to_the_stride() {
+        assert_eq!(padded(384), 384);
+        assert_eq!(padded(333), 336);
+        assert_eq!(padded(250), 252);
+        assert_eq!(padded(17), 20);
+    }
+
+    #[test]
+    fn reflect_matches_numpy() {
+        // np.pad(np.arange(5), (0, 3), mode="reflect") == [0 1 2 3 4 3 2 1]
+        let got: Vec<u32> = (0..8).map(|i| reflect(i, 5)).collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn pack_pads_by_reflection_and_unpack_crops_back() {
+        let img = RgbImage::from_fn(5, 6, |x, y| image::Rgb([x as u8 * 10, y as u8 * 10, 7]));
+        let mut buf = Vec::new();
+        let (h, w) = image_to_nhwc_padded(&img, &mut buf);
+        assert_eq!((h, w), (8, 8));
+        assert_eq!(buf.len(), 8 * 8 * 3);
+        let at = |y: usize, x: usize, c: usize| buf[(y * w + x) * 3 + c];
+        assert_eq!(at(0, 5, 0), 30.0 / 255.0); // column 5 mirrors column 3
+        assert_eq!(at(6, 0, 1), 40.0 / 255.0); // row 6 mirrors row 4
+        assert_eq!(at(7, 7, 0), 10.0 / 255.0); // corner mirrors (5, 1)
+        let mut back = RgbImage::new(5, 6);
+        nhwc_to_image(&buf, w, &mut back);
+        assert_eq!(back, img);
+    }
+
+    #[test]
+    fn quantize_rounds_half_up_and_clips() {
+        assert_eq!(quantize(-0.5), 0);
+        assert_eq!(quantize(2.0), 255);
+        assert_eq!(quantize(0.5), 128);
+        assert_eq!(quantize(1.0 / 255.0), 1);
+    }
+}
