@@ -113,6 +113,26 @@ pub fn output_format(path: &Path) -> Result<ImageFormat, ImageError> {
     }
 }
 
+/// Checks, before any work is done, that `path` could be written: its directory exists and it
+/// is not itself a directory.
+pub fn check_writable_target(path: &Path) -> Result<(), ImageError> {
+    let write_err = |reason: String| ImageError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(write_err(format!("{} is not a directory", dir.display())));
+    }
+    if path.is_dir() {
+        return Err(write_err("is a directory".into()));
+    }
+    Ok(())
+}
+
 /// Writes `img` to `path` atomically: encoded into a temporary file in the same directory, then
 /// renamed over `path`. On any failure nothing is left at `path` (and a previous file there is
 /// untouched). `jpeg_quality` applies to JPEG output only.
@@ -126,14 +146,18 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    if path.is_dir() {
-        return Err(write_err("is a directory".into()));
-    }
+    check_writable_target(path)?;
     let tmp = tempfile::Builder::new()
         .prefix(".brushwork-")
         .suffix(".part")
         .tempfile_in(dir)
-        .map_err(|e| write_err(e.to_string()))?;
+        .map_err(|e| {
+            write_err(format!(
+                "cannot create a file in {}: {}",
+                dir.display(),
+                e.kind()
+            ))
+        })?;
     // Encoders for some formats need to seek, so encode in memory and write once.
     let mut encoded = std::io::Cursor::new(Vec::new());
     let result = if format == ImageFormat::Jpeg {
@@ -150,6 +174,7 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
     tmp.as_file()
         .sync_all()
         .map_err(|e| write_err(e.to_string()))?;
-    tmp.persist(path).map_err(|e| write_err(e.error.to_string()))?;
+    tmp.persist(path)
+        .map_err(|e| write_err(e.error.to_string()))?;
     Ok(())
 }

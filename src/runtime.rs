@@ -56,7 +56,9 @@ pub enum RuntimeError {
     UnsupportedPlatform(String),
     #[error("fetching ONNX Runtime {ORT_VERSION} with pip failed: {0}; install python3 with pip, or set ORT_DYLIB_PATH to a libonnxruntime.so")]
     Fetch(String),
-    #[error("the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it")]
+    #[error(
+        "the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it"
+    )]
     HashMismatch {
         file: String,
         found: String,
@@ -106,7 +108,10 @@ fn loaded() -> Result<&'static Loaded, RuntimeError> {
     }
     let path = locate()?;
     let builder = ort::init_from(&path).map_err(|e| load_error(&path, e))?;
-    let env = builder.with_name("brushwork").with_telemetry(false).build()?;
+    let env = builder
+        .with_name("brushwork")
+        .with_telemetry(false)
+        .build()?;
     let info = RuntimeInfo {
         version: version_of(&path),
         build: ort::info().to_string(),
@@ -149,7 +154,9 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
     if let Some(p) = beside_executable() {
         return Ok(p);
     }
-    let cached = cache_dir().join(format!("onnxruntime-{ORT_VERSION}")).join(LIB_NAME);
+    let cached = cache_dir()
+        .join(format!("onnxruntime-{ORT_VERSION}"))
+        .join(LIB_NAME);
     if cached.is_file() {
         return Ok(cached);
     }
@@ -177,7 +184,11 @@ fn beside_executable() -> Option<PathBuf> {
 
 /// brushwork's cache directory (also used for nothing else yet but ONNX Runtime).
 pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("BRUSHWORK_CACHE_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("brushwork")))
         .or_else(|| env("HOME").map(|p| p.join(".cache").join("brushwork")))
@@ -212,9 +223,22 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
     let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
     let platform = format!("manylinux_2_28_{arch}");
     let out = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
-        .args(["--python-version", "3.11", "--abi", "cp311", "--platform", &platform])
+        .args([
+            "--python-version",
+            "3.11",
+            "--abi",
+            "cp311",
+            "--platform",
+            &platform,
+        ])
         .arg("-d")
         .arg(tmp.path())
         .arg(format!("onnxruntime=={ORT_VERSION}"))
@@ -255,7 +279,10 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
         )));
     }
     fs::rename(&unpacked, dest).map_err(cache_err)?;
-    eprintln!("brushwork: ONNX Runtime {ORT_VERSION} ready at {}", dest.display());
+    eprintln!(
+        "brushwork: ONNX Runtime {ORT_VERSION} ready at {}",
+        dest.display()
+    );
     Ok(())
 }
 

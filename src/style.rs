@@ -56,7 +56,10 @@ mod tests {
         });
         let out = style_input(&img);
         assert_eq!(out.dimensions(), (256, 256));
-        assert!(out.pixels().all(|p| p[0] > 250), "the crop kept only the white center");
+        assert!(
+            out.pixels().all(|p| p[0] > 250),
+            "the crop kept only the white center"
+        );
     }
 
     #[test]

@@ -103,7 +103,12 @@ impl Stylizer {
     pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
         let predict = session(&options.models.predict, options.threads, "style prediction")?;
         let transform = session(&options.models.transform, options.threads, "transformation")?;
-        check_io(&predict, &options.models.predict, &[STYLE_IMAGE], STYLE_EMBEDDING)?;
+        check_io(
+            &predict,
+            &options.models.predict,
+            &[STYLE_IMAGE],
+            STYLE_EMBEDDING,
+        )?;
         check_io(
             &transform,
             &options.models.transform,
@@ -225,6 +230,12 @@ fn session(
     let env = runtime::environment()?;
     let mut builder = Session::builder(env)?
         .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(ort::Error::from)?;
+    // ONNX Runtime's memory pattern plans buffers per input shape; with shapes that change from
+    // photo to photo it only adds memory. Measured at 1920x1080 on the 2-core CI machine:
+    // peak RSS 792 -> 489 MB, transformer 990 -> 843 ms (see README, "Speed").
+    builder = builder
+        .with_memory_pattern(false)
         .map_err(ort::Error::from)?;
     if let Some(n) = threads {
         builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;

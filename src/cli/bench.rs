@@ -192,7 +192,10 @@ fn start_to_first_image(exe: &Path, args: &BenchArgs) -> anyhow::Result<f64> {
 /// A deterministic, textured test picture (the networks' speed does not depend on content).
 fn pattern(w: u32, h: u32, seed: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
-        let v = x.wrapping_mul(2654435761).wrapping_add(y.wrapping_mul(40503)) ^ seed;
+        let v = x
+            .wrapping_mul(2654435761)
+            .wrapping_add(y.wrapping_mul(40503))
+            ^ seed;
         image::Rgb([
             (x * 255 / w.max(1)) as u8,
             (y * 255 / h.max(1)) as u8,

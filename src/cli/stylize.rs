@@ -58,7 +58,8 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
 
     // Read the style before loading the networks: a bad style path fails fast.
     let painting = images::load_rgb(&args.style)?;
-    let mut stylizer = Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    let mut stylizer =
+        Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
     if verbose {
         let rt = brushwork::runtime::info()?;
         eprintln!(
@@ -151,7 +152,10 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
     let out = &args.output;
     let as_dir = args.content.len() > 1
         || out.is_dir()
-        || out.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
+        || out
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR);
     let jobs: Vec<(PathBuf, PathBuf)> = if as_dir {
         let probe = Path::new("x").with_extension(&args.format);
         images::output_format(&probe).map_err(|_| {
@@ -181,6 +185,7 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
             .collect::<Result<_, _>>()?
     } else {
         images::output_format(out)?;
+        images::check_writable_target(out)?;
         vec![(args.content[0].clone(), out.clone())]
     };
     let protected: Vec<PathBuf> = args

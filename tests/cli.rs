@@ -1,0 +1,637 @@
+//! Integration tests: the real `brushwork` binary on real pictures, checked against golden
+//! outputs from Python onnxruntime (`python-export/export.py`), plus every bad-input case.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage, Rgba, RgbaImage};
+
+const BIN: &str = env!("CARGO_BIN_EXE_brushwork");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data(name: &str) -> PathBuf {
+    root().join("tests/data").join(name)
+}
+
+fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+fn brushwork(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new(BIN);
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().expect("run brushwork")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Mean absolute difference per channel, in 8-bit units.
+fn mean_abs_diff_per_channel(a: &RgbImage, b: &RgbImage) -> [f64; 3] {
+    assert_eq!(a.dimensions(), b.dimensions(), "image sizes differ");
+    let mut sum = [0f64; 3];
+    for (p, q) in a.pixels().zip(b.pixels()) {
+        for c in 0..3 {
+            sum[c] += (f64::from(p[c]) - f64::from(q[c])).abs();
+        }
+    }
+    let n = f64::from(a.width() * a.height());
+    sum.map(|s| s / n)
+}
+
+fn load(path: &Path) -> RgbImage {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_rgb8()
+}
+
+/// Asserts a bad-input run: exit code 2, one line on stderr that mentions `needle`, no output
+/// and no temporary file left in `dir`.
+fn assert_user_error(out: &Output, needle: &str, dir: &Path) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err:?}"
+    );
+    assert!(err.starts_with("brushwork: error: "), "{err}");
+    assert!(
+        err.contains(needle),
+        "stderr should mention {needle:?}: {err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "files left behind in {}: {left:?}",
+        dir.display()
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    style: String,
+    style_embedding: Vec<f32>,
+    cases: Vec<GoldenCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct GoldenCase {
+    content: String,
+    expected: String,
+    width: u32,
+    height: u32,
+}
+
+fn golden() -> Golden {
+    let text = std::fs::read_to_string(data("golden.json")).expect("golden.json");
+    serde_json::from_str(&text).expect("parse golden.json")
+}
+
+#[test]
+fn stylize_matches_python_onnxruntime_at_full_resolution() {
+    let g = golden();
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        g.cases.iter().any(|c| c.width != c.height),
+        "a non-square case"
+    );
+    for case in &g.cases {
+        let out_path = dir.path().join(&case.expected);
+        let out = brushwork(&[
+            &"stylize",
+            &data(&case.content),
+            &"--style",
+            &data(&g.style),
+            &"-o",
+            &out_path,
+        ]);
+        assert!(out.status.success(), "{}: {}", case.content, stderr(&out));
+        let got = load(&out_path);
+        assert_eq!(
+            got.dimensions(),
+            (case.width, case.height),
+            "{}",
+            case.content
+        );
+        let diff = mean_abs_diff_per_channel(&got, &load(&data(&case.expected)));
+        for (c, d) in diff.iter().enumerate() {
+            assert!(
+                *d <= 1.0,
+                "{} channel {c}: mean abs diff {d} > 1/255",
+                case.content
+            );
+        }
+    }
+}
+
+#[test]
+fn library_embedding_matches_python() {
+    let g = golden();
+    let mut stylizer = brushwork::Stylizer::new(Default::default()).unwrap();
+    let style = stylizer.embed(&load(&data(&g.style))).unwrap();
+    let worst = style
+        .as_slice()
+        .iter()
+        .zip(&g.style_embedding)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert_eq!(g.style_embedding.len(), 100);
+    assert!(worst <= 1e-4, "embedding differs by {worst}");
+}
+
+#[test]
+fn a_different_style_gives_a_different_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = data("content_384x384.png");
+    let mut outs = Vec::new();
+    for style in ["styles/towers_1916_sq.jpg", "styles/zigzag_colorful.jpg"] {
+        let p = dir.path().join(format!("{}.png", outs.len()));
+        let out = brushwork(&[&"stylize", &content, &"--style", &example(style), &"-o", &p]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        outs.push(load(&p));
+    }
+    let d = mean_abs_diff_per_channel(&outs[0], &outs[1]);
+    assert!(
+        d.iter().sum::<f64>() / 3.0 > 10.0,
+        "styles barely differ: {d:?}"
+    );
+}
+
+#[test]
+fn several_photos_go_to_a_directory_in_the_requested_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let outdir = dir.path().join("out");
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &example("content/picabo_lava.jpg"),
+        &"--style",
+        &example("styles/clouds-over-bor-1940_sq.jpg"),
+        &"-o",
+        &outdir,
+        &"--format",
+        &"jpg",
+        &"--max-size",
+        &"300",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        load(&outdir.join("golden_gate_sq.jpg")).dimensions(),
+        (256, 256)
+    );
+    // picabo_lava.jpg is 792x594: --max-size 300 scales the longer side to 300
+    assert_eq!(
+        load(&outdir.join("picabo_lava.jpg")).dimensions(),
+        (300, 225)
+    );
+}
+
+#[test]
+fn output_format_follows_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["png", "jpg", "jpeg", "webp", "bmp", "tiff"] {
+        let p = dir.path().join(format!("out.{ext}"));
+        let out = brushwork(&[
+            &"stylize",
+            &example("content/colva_beach_sq.jpg"),
+            &"--style",
+            &example("styles/bricks_sq.jpg"),
+            &"-o",
+            &p,
+        ]);
+        assert!(out.status.success(), "{ext}: {}", stderr(&out));
+        let format = image::ImageReader::open(&p)
+            .unwrap()
+            .with_guessed_format()
+            .unwrap()
+            .format();
+        let expected = image::ImageFormat::from_extension(ext).unwrap();
+        assert_eq!(format, Some(expected), "{ext}");
+        assert_eq!(load(&p).dimensions(), (256, 256));
+    }
+}
+
+/// A JPEG with an EXIF orientation tag: brushwork must stylize the upright picture.
+#[test]
+fn exif_orientation_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = RgbImage::from_fn(64, 40, |x, y| Rgb([(x * 4) as u8, (y * 6) as u8, 90]));
+    let mut jpeg = Vec::new();
+    src.write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    // APP1 "Exif": little-endian TIFF, one IFD entry 0x0112 (Orientation) SHORT = 6 (rotate 90 CW).
+    let mut app1 = vec![0xFF, 0xE1, 0x00, 0x00];
+    app1.extend_from_slice(
+        b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0",
+    );
+    let len = (app1.len() - 2) as u16;
+    app1[2..4].copy_from_slice(&len.to_be_bytes());
+    jpeg.splice(2..2, app1);
+    let input = dir.path().join("rotated.jpg");
+    std::fs::write(&input, &jpeg).unwrap();
+    let output = dir.path().join("out.png");
+    let out = brushwork(&[
+        &"stylize",
+        &input,
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &output,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        load(&output).dimensions(),
+        (40, 64),
+        "width and height swapped"
+    );
+}
+
+/// Transparent pixels are flattened onto white: a fully transparent picture stylizes exactly
+/// like a white one.
+#[test]
+fn alpha_is_flattened_onto_white() {
+    let dir = tempfile::tempdir().unwrap();
+    let clear = dir.path().join("clear.png");
+    let white = dir.path().join("white.png");
+    RgbaImage::from_pixel(48, 32, Rgba([200, 10, 10, 0]))
+        .save(&clear)
+        .unwrap();
+    RgbImage::from_pixel(48, 32, Rgb([255, 255, 255]))
+        .save(&white)
+        .unwrap();
+    let style = example("styles/red_texture_sq.jpg");
+    let mut results = Vec::new();
+    for input in [&clear, &white] {
+        let o = dir.path().join(format!("out{}.png", results.len()));
+        let out = brushwork(&[&"stylize", input, &"--style", &style, &"-o", &o]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        results.push(load(&o));
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+/// 16-bit grayscale input works and stylizes like its 8-bit RGB equivalent.
+#[test]
+fn sixteen_bit_grayscale_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let gray16 = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(40, 30, |x, y| {
+        image::Luma([((x * 1500 + y * 700) % 65536) as u16])
+    });
+    let p16 = dir.path().join("g16.png");
+    gray16.save(&p16).unwrap();
+    let p8 = dir.path().join("rgb8.png");
+    image::DynamicImage::ImageLuma16(gray16)
+        .into_rgb8()
+        .save(&p8)
+        .unwrap();
+    let style = example("styles/towers_1916_sq.jpg");
+    let mut results = Vec::new();
+    for input in [&p16, &p8] {
+        let o = dir.path().join(format!("out{}.png", results.len()));
+        let out = brushwork(&[&"stylize", input, &"--style", &style, &"-o", &o]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        results.push(load(&o));
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn missing_content_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &dir.path().join("nope.jpg"),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+    ]);
+    assert_user_error(&out, "nope.jpg: no such file", dir.path());
+}
+
+#[test]
+fn missing_style_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &dir.path().join("nostyle.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+    ]);
+    assert_user_error(&out, "nostyle.jpg: no such file", dir.path());
+}
+
+#[test]
+fn not_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::NamedTempFile::with_suffix(".jpg").unwrap();
+    std::fs::write(input.path(), "this is not a picture\n").unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &input.path(),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+    ]);
+    assert_user_error(&out, "not an image brushwork can decode", dir.path());
+}
+
+#[test]
+fn truncated_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(data("content_333x250.png")).unwrap();
+    let input = tempfile::NamedTempFile::with_suffix(".png").unwrap();
+    std::fs::write(input.path(), &whole[..whole.len() / 2]).unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &input.path(),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+    ]);
+    assert_user_error(&out, "not an image brushwork can decode", dir.path());
+}
+
+#[test]
+fn image_too_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::NamedTempFile::with_suffix(".png").unwrap();
+    RgbImage::from_pixel(15, 200, Rgb([1, 2, 3]))
+        .save(input.path())
+        .unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &input.path(),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+    ]);
+    assert_user_error(
+        &out,
+        "image is 15x200; both sides must be at least 16 px",
+        dir.path(),
+    );
+}
+
+#[test]
+fn unknown_output_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.xyz"),
+    ]);
+    assert_user_error(&out, "out.xyz: unknown output format", dir.path());
+}
+
+#[test]
+fn unwritable_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // The parent of the output is a regular file: nothing can be created there, even as root.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &blocker.join("out.png"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("out.png: cannot write"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("blocker")]);
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"x");
+}
+
+#[test]
+fn never_overwrites_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photo.png");
+    std::fs::copy(data("content_333x250.png"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &input,
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &input,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to overwrite an input file"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn a_failed_write_keeps_the_previous_output() {
+    // A later failure must not destroy a good earlier result: the old file stays until the new
+    // one is complete. Here the "new" one fails before writing (input is not an image).
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.png");
+    std::fs::write(&output, b"previous result").unwrap();
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &bad,
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &output,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&output).unwrap(), b"previous result");
+}
+
+#[test]
+fn one_bad_photo_in_a_batch_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let outdir = dir.path().join("out");
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &dir.path().join("missing.jpg"),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &outdir,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing.jpg: no such file"));
+    assert!(stderr(&out).contains("1 of 2 photos failed"));
+    assert!(outdir.join("golden_gate_sq.png").is_file());
+    assert!(!outdir.join("missing.png").exists());
+}
+
+#[test]
+fn models_dir_that_lacks_the_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &example("styles/bricks_sq.jpg"),
+        &"-o",
+        &dir.path().join("out.png"),
+        &"--models",
+        &dir.path(),
+    ]);
+    assert_user_error(&out, "cannot read model", dir.path());
+}
+
+#[test]
+fn models_dir_with_the_exported_models_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("out.png");
+    let g = golden();
+    let case = &g.cases[0];
+    let out = brushwork(&[
+        &"stylize",
+        &data(&case.content),
+        &"--style",
+        &data(&g.style),
+        &"-o",
+        &p,
+        &"--models",
+        &root().join("models"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(load(&p), load(&data(&case.expected)));
+}
+
+fn stylize_with_env(env: &[(&str, &Path)], unset: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("stylize")
+        .arg(example("content/golden_gate_sq.jpg"))
+        .arg("--style")
+        .arg(example("styles/bricks_sq.jpg"))
+        .arg("-o")
+        .arg(dir.path().join("out.png"));
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn ort_dylib_path_that_is_not_a_library() {
+    let bogus = tempfile::NamedTempFile::with_suffix(".so").unwrap();
+    std::fs::write(bogus.path(), "not a library").unwrap();
+    let out = stylize_with_env(&[("ORT_DYLIB_PATH", bogus.path())], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot load ONNX Runtime from"), "{err}");
+    assert!(err.contains("ORT_DYLIB_PATH"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn no_runtime_and_downloads_forbidden() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = stylize_with_env(
+        &[
+            ("BRUSHWORK_CACHE_DIR", cache.path()),
+            ("BRUSHWORK_NO_DOWNLOAD", Path::new("1")),
+        ],
+        &["ORT_DYLIB_PATH"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("ONNX Runtime was not found"), "{err}");
+    assert!(err.contains("pip install onnxruntime==1.31.1"), "{err}");
+}
+
+/// A library that reports an old version must be refused with advice, not a panic. The stand-in
+/// is a few lines of C exporting ONNX Runtime's entry point; it needs a C compiler.
+#[test]
+fn too_old_runtime_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("old.c");
+    std::fs::write(
+        &src,
+        "typedef struct { const void* (*get_api)(unsigned); const char* (*version)(void); } Base;\n\
+         static const void* get_api(unsigned v) { (void)v; return 0; }\n\
+         static const char* version(void) { return \"1.20.0\"; }\n\
+         static const Base base = { get_api, version };\n\
+         const Base* OrtGetApiBase(void) { return &base; }\n",
+    )
+    .unwrap();
+    let lib = dir.path().join("libonnxruntime.so.1.20.0");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status();
+    if !matches!(built, Ok(s) if s.success()) {
+        eprintln!("SKIPPED too_old_runtime_is_refused: no working C compiler ({cc})");
+        return;
+    }
+    let out = stylize_with_env(&[("ORT_DYLIB_PATH", &lib)], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is version 1.20.0; brushwork needs 1.31 or newer"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn help_documents_style_preprocessing() {
+    let out = brushwork(&[&"stylize", &"--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("center-cropped to a square"), "{text}");
+    assert!(text.contains("256x256"), "{text}");
+}
+
+#[test]
+fn info_names_the_runtime_and_models() {
+    let out = brushwork(&[&"info"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("ONNX Runtime 1."), "{text}");
+    assert!(
+        text.contains("content_image: Tensor<f32>(1, height, width, 3)"),
+        "{text}"
+    );
+    let readme = std::fs::read_to_string(root().join("models/README.md")).unwrap();
+    for line in text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("sha256 "))
+    {
+        assert!(readme.contains(line), "models/README.md lacks hash {line}");
+    }
+}
