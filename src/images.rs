@@ -1,7 +1,6 @@
 //! Reading pictures the way users hand them over, and writing results without ever leaving a
 //! half-written file behind.
 
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
@@ -113,51 +112,23 @@ pub fn output_format(path: &Path) -> Result<ImageFormat, ImageError> {
     }
 }
 
-/// Checks, before any work is done, that `path` could be written: its directory exists and it
-/// is not itself a directory.
+/// Checks, before any work is done, that `path` could be written.
 pub fn check_writable_target(path: &Path) -> Result<(), ImageError> {
-    let write_err = |reason: String| ImageError::Write {
+    crate::atomic::check_target(path).map_err(|reason| ImageError::Write {
         path: path.to_path_buf(),
         reason,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(write_err(format!("{} is not a directory", dir.display())));
-    }
-    if path.is_dir() {
-        return Err(write_err("is a directory".into()));
-    }
-    Ok(())
+    })
 }
 
-/// Writes `img` to `path` atomically: encoded into a temporary file in the same directory, then
-/// renamed over `path`. On any failure nothing is left at `path` (and a previous file there is
-/// untouched). `jpeg_quality` applies to JPEG output only.
+/// Writes `img` to `path` atomically (see [`crate::atomic`]), in the format its extension names.
+/// `jpeg_quality` applies to JPEG output only.
 pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), ImageError> {
     let format = output_format(path)?;
+    check_writable_target(path)?;
     let write_err = |reason: String| ImageError::Write {
         path: path.to_path_buf(),
         reason,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    check_writable_target(path)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".brushwork-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            write_err(format!(
-                "cannot create a file in {}: {}",
-                dir.display(),
-                e.kind()
-            ))
-        })?;
     // Encoders for some formats need to seek, so encode in memory and write once.
     let mut encoded = std::io::Cursor::new(Vec::new());
     let result = if format == ImageFormat::Jpeg {
@@ -166,15 +137,5 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
         img.write_to(&mut encoded, format)
     };
     result.map_err(|e| write_err(e.to_string()))?;
-    let mut w = BufWriter::new(tmp.as_file());
-    w.write_all(encoded.get_ref())
-        .and_then(|_| w.flush())
-        .map_err(|e| write_err(e.to_string()))?;
-    drop(w);
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(e.to_string()))?;
-    tmp.persist(path)
-        .map_err(|e| write_err(e.error.to_string()))?;
-    Ok(())
+    crate::atomic::write(path, encoded.get_ref()).map_err(write_err)
 }

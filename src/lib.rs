@@ -11,10 +11,14 @@
 //! - [`images`]: reading user pictures and writing results atomically;
 //! - [`stylizer`]: [`Stylizer`], which runs it all.
 
+pub mod atomic;
+pub mod colour;
 pub mod images;
 pub mod models;
 pub mod runtime;
 pub mod style;
+pub mod style_file;
+pub mod style_source;
 pub mod stylizer;
 pub mod tensor;
 

@@ -28,6 +28,93 @@ impl StyleEmbedding {
     }
 }
 
+/// Why a set of blend weights was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BlendError {
+    #[error("no styles to blend")]
+    Empty,
+    #[error("{styles} styles but {weights} weights; give one weight per style")]
+    CountMismatch { styles: usize, weights: usize },
+    #[error("weight {0} is not a finite number")]
+    NotFinite(f32),
+    #[error("weight {0} is negative; weights must be 0 or more")]
+    Negative(f32),
+    #[error("all weights are zero; at least one must be positive")]
+    AllZero,
+    #[error("strength {0} is outside 0..1")]
+    Strength(f32),
+}
+
+/// Checks weights and scales them to sum to 1.
+pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
+    if weights.is_empty() {
+        return Err(BlendError::Empty);
+    }
+    if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
+        return Err(BlendError::NotFinite(w));
+    }
+    if let Some(&w) = weights.iter().find(|w| **w < 0.0) {
+        return Err(BlendError::Negative(w));
+    }
+    let total: f32 = weights.iter().sum();
+    if total <= 0.0 {
+        return Err(BlendError::AllZero);
+    }
+    Ok(weights.iter().map(|w| w / total).collect())
+}
+
+impl StyleEmbedding {
+    /// The convex combination `Σ wᵢ·styleᵢ` with the weights normalized to sum to 1. A single
+    /// style (or a weight vector with one non-zero entry) gives that style exactly.
+    pub fn blend(styles: &[StyleEmbedding], weights: &[f32]) -> Result<StyleEmbedding, BlendError> {
+        if styles.len() != weights.len() {
+            return Err(BlendError::CountMismatch {
+                styles: styles.len(),
+                weights: weights.len(),
+            });
+        }
+        let weights = normalize_weights(weights)?;
+        let mut out = [0f32; EMBEDDING_DIM];
+        for (style, &w) in styles.iter().zip(&weights) {
+            if w == 0.0 {
+                continue;
+            }
+            for (o, v) in out.iter_mut().zip(style.0.iter()) {
+                *o += w * v;
+            }
+        }
+        Ok(StyleEmbedding(out))
+    }
+
+    /// `t·self + (1 − t)·other`, exact at the ends: `t = 1` gives `self`, `t = 0` gives `other`.
+    pub fn mix(&self, other: &StyleEmbedding, t: f32) -> StyleEmbedding {
+        if t >= 1.0 {
+            return *self;
+        }
+        if t <= 0.0 {
+            return *other;
+        }
+        let mut out = [0f32; EMBEDDING_DIM];
+        for ((o, a), b) in out.iter_mut().zip(&self.0).zip(&other.0) {
+            *o = t * a + (1.0 - t) * b;
+        }
+        StyleEmbedding(out)
+    }
+
+    /// Identity interpolation (Ghiasi et al. 2017): `strength` 1 is this style, 0 is the
+    /// photo's own embedding, so the photo comes back close to itself.
+    pub fn with_strength(
+        &self,
+        photo_own: &StyleEmbedding,
+        strength: f32,
+    ) -> Result<StyleEmbedding, BlendError> {
+        if !(0.0..=1.0).contains(&strength) {
+            return Err(BlendError::Strength(strength));
+        }
+        Ok(self.mix(photo_own, strength))
+    }
+}
+
 /// Prepares a painting for the style-prediction network: center-crops it to a square and resizes
 /// that to 256×256 (Lanczos). A 256×256 image is passed through untouched.
 pub fn style_input(painting: &RgbImage) -> RgbImage {
@@ -60,6 +147,79 @@ mod tests {
             out.pixels().all(|p| p[0] > 250),
             "the crop kept only the white center"
         );
+    }
+
+    fn e(v: f32) -> StyleEmbedding {
+        StyleEmbedding([v; EMBEDDING_DIM])
+    }
+
+    #[test]
+    fn weights_are_normalized() {
+        assert_eq!(normalize_weights(&[3.0, 1.0]).unwrap(), vec![0.75, 0.25]);
+        assert_eq!(normalize_weights(&[0.0, 2.0]).unwrap(), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn bad_weights_are_refused() {
+        assert_eq!(normalize_weights(&[]), Err(BlendError::Empty));
+        assert_eq!(normalize_weights(&[0.0, 0.0]), Err(BlendError::AllZero));
+        assert_eq!(
+            normalize_weights(&[1.0, -0.5]),
+            Err(BlendError::Negative(-0.5))
+        );
+        assert!(matches!(
+            normalize_weights(&[f32::NAN]),
+            Err(BlendError::NotFinite(_))
+        ));
+        assert!(matches!(
+            normalize_weights(&[f32::INFINITY, 1.0]),
+            Err(BlendError::NotFinite(_))
+        ));
+        assert_eq!(
+            StyleEmbedding::blend(&[e(1.0), e(2.0)], &[1.0]),
+            Err(BlendError::CountMismatch {
+                styles: 2,
+                weights: 1
+            })
+        );
+    }
+
+    #[test]
+    fn blend_is_a_convex_combination() {
+        let mut a = [0f32; EMBEDDING_DIM];
+        a.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32);
+        let a = StyleEmbedding(a);
+        let b = e(-3.0);
+        let m = StyleEmbedding::blend(&[a, b], &[0.7, 0.3]).unwrap();
+        for i in 0..EMBEDDING_DIM {
+            let want = 0.7 * a.0[i] + 0.3 * b.0[i];
+            assert!((m.0[i] - want).abs() < 1e-5);
+            let (lo, hi) = (a.0[i].min(b.0[i]), a.0[i].max(b.0[i]));
+            assert!(
+                m.0[i] >= lo - 1e-5 && m.0[i] <= hi + 1e-5,
+                "inside the segment"
+            );
+        }
+        // Scaling all weights changes nothing.
+        assert_eq!(m, StyleEmbedding::blend(&[a, b], &[7.0, 3.0]).unwrap());
+    }
+
+    #[test]
+    fn one_style_blend_is_that_style_exactly() {
+        let a = StyleEmbedding(std::array::from_fn(|i| (i as f32).sin() * 3.1));
+        assert_eq!(StyleEmbedding::blend(&[a], &[0.4]).unwrap(), a);
+        assert_eq!(StyleEmbedding::blend(&[e(9.0), a], &[0.0, 2.0]).unwrap(), a);
+    }
+
+    #[test]
+    fn strength_ends_are_exact() {
+        let a = StyleEmbedding(std::array::from_fn(|i| (i as f32).cos()));
+        let own = e(0.3);
+        assert_eq!(a.with_strength(&own, 1.0).unwrap(), a);
+        assert_eq!(a.with_strength(&own, 0.0).unwrap(), own);
+        assert_eq!(a.with_strength(&own, 1.5), Err(BlendError::Strength(1.5)));
+        let half = a.with_strength(&own, 0.5).unwrap();
+        assert!((half.0[0] - (0.5 * a.0[0] + 0.15)).abs() < 1e-6);
     }
 
     #[test]

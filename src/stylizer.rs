@@ -92,6 +92,8 @@ pub struct Stylizer {
     transform: Session,
     models: ModelSet,
     device: Device,
+    /// sha256 of the style-prediction model, computed on first use.
+    predictor_sha256: std::sync::OnceLock<String>,
     /// The padded content tensor, reused between calls.
     content: Vec<f32>,
     /// The style image tensor, reused between calls.
@@ -122,6 +124,7 @@ impl Stylizer {
             device: match options.device {
                 Device::Auto | Device::Cpu => Device::Cpu,
             },
+            predictor_sha256: std::sync::OnceLock::new(),
             content: Vec::new(),
             style: Vec::new(),
         })
@@ -130,6 +133,12 @@ impl Stylizer {
     /// The device the networks run on (what `Auto` resolved to).
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// sha256 of the style-prediction model: style files record it, and are only valid with it.
+    pub fn predictor_sha256(&self) -> &str {
+        self.predictor_sha256
+            .get_or_init(|| self.models.predict.sha256())
     }
 
     /// The networks this stylizer runs.

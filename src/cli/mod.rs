@@ -1,7 +1,10 @@
 //! Command-line arguments, dispatch and exit codes.
 
 mod bench;
+mod embed;
 mod info;
+mod style_args;
+mod styles;
 mod stylize;
 
 use std::path::PathBuf;
@@ -9,6 +12,9 @@ use std::process::ExitCode;
 
 use brushwork::images::ImageError;
 use brushwork::models::ModelError;
+use brushwork::style::BlendError;
+use brushwork::style_file::StyleFileError;
+use brushwork::style_source::StyleSourceError;
 use brushwork::{Device, ModelSet, StylizeError, StylizerOptions};
 use clap::{Args, Parser, Subcommand};
 
@@ -29,6 +35,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Stylize(stylize::StylizeArgs),
+    Embed(embed::EmbedArgs),
+    Styles(styles::StylesArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -70,6 +78,8 @@ impl EngineArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stylize(args) => stylize::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Styles(args) => styles::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }
@@ -85,6 +95,17 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     let user_fault = err.chain().any(|e| {
         e.is::<ImageError>()
             || e.is::<UsageError>()
+            || e.is::<StyleFileError>()
+            || e.is::<BlendError>()
+            || matches!(
+                e.downcast_ref(),
+                Some(
+                    StyleSourceError::Unknown(_)
+                        | StyleSourceError::Image(_)
+                        | StyleSourceError::File(_)
+                        | StyleSourceError::Stylize(StylizeError::TooSmall { .. })
+                )
+            )
             || e.is::<ModelError>()
             || matches!(e.downcast_ref(), Some(StylizeError::TooSmall { .. }))
     });

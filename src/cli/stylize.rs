@@ -7,28 +7,28 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brushwork::images::{self, ImageError};
-use brushwork::{StyleEmbedding, Stylizer};
+use brushwork::Stylizer;
 use clap::Args;
 use image::imageops::FilterType;
 use image::RgbImage;
 
+use super::style_args::{StyleArgs, StylePlan};
 use super::{EngineArgs, UsageError, EXIT_USAGE};
 
 /// Repaint photos in the style of a painting, at full resolution.
 ///
-/// The style image is center-cropped to a square and resized to 256x256 before the style network
-/// sees it; its embedding is computed once for all photos. Each photo is stylized at its own
-/// size (EXIF orientation applied, transparency flattened onto white) unless --max-size says
-/// otherwise.
+/// A style image is center-cropped to a square and resized to 256x256 before the style network
+/// sees it; each style's embedding is computed once for all photos. Several --style options
+/// blend (see --weights). Each photo is stylized at its own size (EXIF orientation applied,
+/// transparency flattened onto white) unless --max-size says otherwise.
 #[derive(Debug, Args)]
 pub struct StylizeArgs {
     /// Photos to stylize (PNG, JPEG, WebP, BMP, TIFF, GIF, ...).
     #[arg(required = true, value_name = "CONTENT")]
     pub content: Vec<PathBuf>,
 
-    /// The painting whose style to use (any size; center-cropped to a square, resized to 256x256).
-    #[arg(short, long, value_name = "STYLE_IMAGE")]
-    pub style: PathBuf,
+    #[command(flatten)]
+    pub style: StyleArgs,
 
     /// Output file (format from its extension: .png, .jpg, .webp, .bmp, .tiff), or a directory:
     /// always a directory when several photos are given.
@@ -56,8 +56,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let jobs = plan_outputs(&args)?;
     let verbose = args.engine.verbose;
 
-    // Read the style before loading the networks: a bad style path fails fast.
-    let painting = images::load_rgb(&args.style)?;
+    args.style.validate()?;
     let mut stylizer =
         Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
     if verbose {
@@ -71,11 +70,11 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let t = Instant::now();
-    let style: StyleEmbedding = stylizer.embed(&painting)?;
+    let plan = args.style.plan(&mut stylizer)?;
     if verbose {
         eprintln!(
-            "brushwork: style {} embedded in {:.1} ms",
-            args.style.display(),
+            "brushwork: style {} ready in {:.1} ms",
+            plan.label,
             t.elapsed().as_secs_f64() * 1e3
         );
     }
@@ -83,7 +82,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     let mut out = RgbImage::new(1, 1);
     for (input, output) in &jobs {
-        if let Err(err) = stylize_one(&mut stylizer, &style, input, output, &args, &mut out) {
+        if let Err(err) = stylize_one(&mut stylizer, &plan, input, output, &args, &mut out) {
             failed += 1;
             eprintln!("brushwork: error: {}", super::one_line(&err));
         }
@@ -105,7 +104,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
 
 fn stylize_one(
     stylizer: &mut Stylizer,
-    style: &StyleEmbedding,
+    plan: &StylePlan,
     input: &Path,
     output: &Path,
     args: &StylizeArgs,
@@ -116,8 +115,7 @@ fn stylize_one(
     if let Some(max) = args.max_size {
         photo = fit_within(photo, max);
     }
-    stylizer
-        .stylize_into(&photo, style, out)
+    plan.paint(stylizer, &photo, out)
         .with_context(|| input.display().to_string())?;
     images::save_atomic(out, output, args.quality)?;
     if args.engine.verbose {
@@ -134,7 +132,7 @@ fn stylize_one(
 }
 
 /// Downscales so the longer side is at most `max` (never upscales).
-fn fit_within(img: RgbImage, max: u32) -> RgbImage {
+pub fn fit_within(img: RgbImage, max: u32) -> RgbImage {
     let (w, h) = img.dimensions();
     let long = w.max(h);
     if long <= max {
@@ -191,7 +189,8 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
     let protected: Vec<PathBuf> = args
         .content
         .iter()
-        .chain(std::iter::once(&args.style))
+        .cloned()
+        .chain(args.style.styles.iter().map(PathBuf::from))
         .filter_map(|p| p.canonicalize().ok())
         .collect();
     for (_, target) in &jobs {
