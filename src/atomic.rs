@@ -30,9 +30,13 @@ pub fn check_target(path: &Path) -> Result<(), String> {
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     check_target(path)?;
     let dir = parent_dir(path);
-    let tmp = tempfile::Builder::new()
-        .prefix(".brushwork-")
-        .suffix(".part")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".brushwork-").suffix(".part");
+    // tempfile makes private (0600) files; a result should get the user's usual mode, which
+    // open(2) derives from 0666 and the umask.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a file in {}: {}", dir.display(), e.kind()))?;
     let mut file = tmp.as_file();

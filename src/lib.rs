@@ -16,6 +16,7 @@ pub mod colour;
 pub mod images;
 pub mod models;
 pub mod runtime;
+pub mod sheet;
 pub mod style;
 pub mod style_file;
 pub mod style_source;

@@ -3,6 +3,7 @@
 mod bench;
 mod embed;
 mod info;
+mod interpolate;
 mod style_args;
 mod styles;
 mod stylize;
@@ -37,6 +38,7 @@ pub enum Command {
     Stylize(stylize::StylizeArgs),
     Embed(embed::EmbedArgs),
     Styles(styles::StylesArgs),
+    Interpolate(interpolate::InterpolateArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -80,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stylize(args) => stylize::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Styles(args) => styles::run(args),
+        Command::Interpolate(args) => interpolate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }

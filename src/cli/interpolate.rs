@@ -1,0 +1,169 @@
+//! `brushwork interpolate`: the morph from one style to another, or a strength sweep.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use brushwork::colour::preserve_colour;
+use brushwork::images::{self, ImageError};
+use brushwork::sheet::contact_sheet;
+use brushwork::style_source::StyleSource;
+use brushwork::{StyleEmbedding, Stylizer};
+use clap::Args;
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, RgbImage};
+
+use super::stylize::fit_within;
+use super::{EngineArgs, UsageError};
+
+/// Render a photo morphing from style A to style B (or, with --strength-sweep, from the photo
+/// itself to style A) in N steps: a labelled contact strip (.png) or an animated GIF (.gif).
+///
+/// The end frames are exactly what `brushwork stylize` gives for A and for B (same embedding,
+/// same pixels).
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    /// The photo to stylize.
+    #[arg(value_name = "CONTENT")]
+    pub content: PathBuf,
+
+    /// The first style: a painting, a .style.json file or a built-in name.
+    #[arg(long, value_name = "STYLE")]
+    pub from: String,
+
+    /// The last style (not with --strength-sweep).
+    #[arg(
+        long,
+        value_name = "STYLE",
+        required_unless_present = "strength_sweep",
+        conflicts_with = "strength_sweep"
+    )]
+    pub to: Option<String>,
+
+    /// Sweep the strength of --from from 0 (the photo's own style) to 1 instead.
+    #[arg(long)]
+    pub strength_sweep: bool,
+
+    /// Number of frames, ends included (2 to 100).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub steps: u32,
+
+    /// OUT.png for a labelled contact strip, OUT.gif for an animation.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Also write every frame as DIR/frame-NNN.png.
+    #[arg(long, value_name = "DIR")]
+    pub frames: Option<PathBuf>,
+
+    /// Downscale the photo so its longer side is at most N pixels.
+    #[arg(long, default_value_t = 512, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_size: u32,
+
+    /// Milliseconds per GIF frame.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..=60000))]
+    pub delay_ms: u32,
+
+    /// Keep the photo's colours and take only the stylized brightness.
+    #[arg(long, alias = "preserve-colour")]
+    pub preserve_color: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+enum Kind {
+    Strip,
+    Gif,
+}
+
+pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
+    let kind = match args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
+        Some(e) if e == "png" => Kind::Strip,
+        Some(e) if e == "gif" => Kind::Gif,
+        _ => {
+            return Err(UsageError(format!(
+                "{}: use a .png name for a contact strip or .gif for an animation",
+                args.output.display()
+            ))
+            .into())
+        }
+    };
+    images::check_writable_target(&args.output)?;
+    let from = StyleSource::parse(&args.from)?;
+    let to = args.to.as_deref().map(StyleSource::parse).transpose()?;
+    let photo = fit_within(images::load_rgb(&args.content)?, args.max_size);
+
+    let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    let a = from.resolve(&mut stylizer)?;
+    let (b, b_label) = match &to {
+        Some(to) => (to.resolve(&mut stylizer)?, to.label()),
+        None => (stylizer.embed(&photo)?, "photo".to_string()),
+    };
+
+    let n = args.steps as usize;
+    let mut tiles = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = i as f32 / (n - 1) as f32; // 0 at the first frame, 1 at the last
+        let (style, label): (StyleEmbedding, String) = if args.strength_sweep {
+            (a.mix(&b, t), format!("strength {t:.2}"))
+        } else {
+            let pa = ((1.0 - t) * 100.0).round();
+            (
+                b.mix(&a, t),
+                format!("{pa}% {}\n{}% {}", from.label(), 100.0 - pa, b_label),
+            )
+        };
+        let mut frame = stylizer.stylize(&photo, &style)?;
+        if args.preserve_color {
+            preserve_colour(&mut frame, &photo);
+        }
+        tiles.push((label, frame));
+    }
+
+    if let Some(dir) = &args.frames {
+        write_frames(dir, &tiles)?;
+    }
+    match kind {
+        Kind::Strip => images::save_atomic(&contact_sheet(&tiles, 5), &args.output, 92)?,
+        Kind::Gif => write_gif(&args.output, &tiles, args.delay_ms)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_frames(dir: &Path, tiles: &[(String, RgbImage)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ImageError::Write {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    for (i, (_, frame)) in tiles.iter().enumerate() {
+        images::save_atomic(frame, &dir.join(format!("frame-{i:03}.png")), 92)?;
+    }
+    Ok(())
+}
+
+fn write_gif(path: &Path, tiles: &[(String, RgbImage)], delay_ms: u32) -> anyhow::Result<()> {
+    let write_err = |reason: String| ImageError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut bytes = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(&mut bytes, 10);
+        enc.set_repeat(Repeat::Infinite)
+            .map_err(|e| write_err(e.to_string()))?;
+        let delay = Delay::from_numer_denom_ms(delay_ms, 1);
+        let frames = tiles.iter().map(|(_, f)| {
+            let rgba = image::DynamicImage::ImageRgb8(f.clone()).into_rgba8();
+            Frame::from_parts(rgba, 0, 0, delay)
+        });
+        enc.encode_frames(frames)
+            .map_err(|e| write_err(e.to_string()))?;
+    }
+    brushwork::atomic::write(path, &bytes).map_err(write_err)?;
+    Ok(())
+}
