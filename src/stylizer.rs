@@ -6,14 +6,16 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::models::{ModelBytes, ModelError, ModelSet};
+use crate::presets::{PresetMix, NUM_PRESETS};
 use crate::runtime::{self, RuntimeError};
 use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
-use crate::tensor::{image_to_nhwc_padded, nhwc_to_image};
+use crate::tensor::{image_to_nchw_padded, image_to_nhwc_padded, nchw_to_image, nhwc_to_image};
 
 const STYLE_IMAGE: &str = "style_image";
 const STYLE_EMBEDDING: &str = "style_embedding";
 const CONTENT_IMAGE: &str = "content_image";
 const STYLIZED_IMAGE: &str = "stylized_image";
+const STYLE_WEIGHTS: &str = "style_weights";
 /// The smallest content side the transformer handles (its first reflect pad is 4 px).
 pub const MIN_CONTENT_SIDE: u32 = 16;
 
@@ -68,6 +70,11 @@ pub enum StylizeError {
     Model(#[from] ModelError),
     #[error("image is {width}x{height}; both sides must be at least {MIN_CONTENT_SIDE} px")]
     TooSmall { width: u32, height: u32 },
+    #[error(
+        "the models in use have no multi-style network ({}), so presets are unavailable",
+        crate::models::MULTISTYLE_FILE
+    )]
+    NoPresets,
     #[error("inference failed: {0}")]
     Inference(#[from] ort::Error),
 }
@@ -90,6 +97,9 @@ pub enum StylizeError {
 pub struct Stylizer {
     predict: Session,
     transform: Session,
+    /// The 26-style network, loaded on first use of a preset.
+    multistyle: Option<Session>,
+    threads: Option<usize>,
     models: ModelSet,
     device: Device,
     /// sha256 of the style-prediction model, computed on first use.
@@ -120,6 +130,8 @@ impl Stylizer {
         Ok(Stylizer {
             predict,
             transform,
+            multistyle: None,
+            threads: options.threads,
             models: options.models,
             device: match options.device {
                 Device::Auto | Device::Cpu => Device::Cpu,
@@ -219,6 +231,54 @@ impl Stylizer {
             }));
         }
         nhwc_to_image(values, w, out);
+        Ok(())
+    }
+}
+
+impl Stylizer {
+    /// Stylizes `content` at its own resolution with a mix of the 26 presets, into `out`.
+    pub fn stylize_preset_into(
+        &mut self,
+        content: &RgbImage,
+        mix: &PresetMix,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        check_size(content)?;
+        if self.multistyle.is_none() {
+            let model = self
+                .models
+                .multistyle
+                .as_ref()
+                .ok_or(StylizeError::NoPresets)?;
+            let s = session(model, self.threads, "multi-style")?;
+            check_io(&s, model, &[CONTENT_IMAGE, STYLE_WEIGHTS], STYLIZED_IMAGE)?;
+            self.multistyle = Some(s);
+        }
+        let multistyle = self.multistyle.as_mut().expect("loaded above");
+        if out.dimensions() != content.dimensions() {
+            *out = RgbImage::new(content.width(), content.height());
+        }
+        let (h, w) = image_to_nchw_padded(content, &mut self.content);
+        let input = TensorRef::from_array_view(([1, 3, h, w], &self.content[..]))?;
+        let weights = TensorRef::from_array_view(([NUM_PRESETS], &mix.0[..]))?;
+        let outputs = multistyle.run(ort::inputs![
+            CONTENT_IMAGE => input,
+            STYLE_WEIGHTS => weights,
+        ])?;
+        let (shape, values) = outputs[STYLIZED_IMAGE].try_extract_tensor::<f32>()?;
+        if shape.len() != 4 || shape[1] != 3 || shape[2] as usize != h || shape[3] as usize != w {
+            return Err(StylizeError::Model(ModelError::Invalid {
+                path: self
+                    .models
+                    .multistyle
+                    .as_ref()
+                    .map(|m| m.origin.clone())
+                    .unwrap_or_default(),
+                role: "multi-style",
+                reason: format!("output shape {shape:?} for input [1, 3, {h}, {w}]"),
+            }));
+        }
+        nchw_to_image(values, h, w, out);
         Ok(())
     }
 }

@@ -64,6 +64,46 @@ pub fn nhwc_to_image(tensor: &[f32], tensor_width: usize, out: &mut RgbImage) {
     }
 }
 
+/// Fills `buf` with `img` as a `[1, 3, padded(h), padded(w)]` (planar) tensor, reflect-padding
+/// the bottom and right edges like [`image_to_nhwc_padded`].
+pub fn image_to_nchw_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
+    let (w, h) = img.dimensions();
+    let (pw, ph) = (padded(w) as usize, padded(h) as usize);
+    buf.resize(3 * pw * ph, 0.0);
+    let src = img.as_raw();
+    let plane = pw * ph;
+    for y in 0..ph {
+        let sy = reflect(y as u32, h) as usize;
+        for x in 0..pw {
+            let sx = reflect(x as u32, w) as usize;
+            let s = (sy * w as usize + sx) * 3;
+            for c in 0..3 {
+                buf[c * plane + y * pw + x] = f32::from(src[s + c]) / 255.0;
+            }
+        }
+    }
+    (ph, pw)
+}
+
+/// Writes the top-left `out.width() x out.height()` of a planar `[1, 3, h, tensor_width]`
+/// tensor into `out`, quantized to 8 bits.
+pub fn nchw_to_image(
+    tensor: &[f32],
+    tensor_height: usize,
+    tensor_width: usize,
+    out: &mut RgbImage,
+) {
+    let plane = tensor_height * tensor_width;
+    let w = out.width() as usize;
+    for (y, row) in out.as_mut().chunks_exact_mut(w * 3).enumerate() {
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = quantize(tensor[c * plane + y * tensor_width + x]);
+            }
+        }
+    }
+}
+
 /// `[0, 1]` float to 8 bits, rounding half up (the reference's `clip * 255 + 0.5`, truncated).
 #[inline]
 pub fn quantize(v: f32) -> u8 {
@@ -102,6 +142,26 @@ mod tests {
         assert_eq!(at(7, 7, 0), 10.0 / 255.0); // corner mirrors (5, 1)
         let mut back = RgbImage::new(5, 6);
         nhwc_to_image(&buf, w, &mut back);
+        assert_eq!(back, img);
+    }
+
+    #[test]
+    fn planar_pack_and_unpack_agree_with_interleaved() {
+        let img = RgbImage::from_fn(7, 5, |x, y| {
+            image::Rgb([x as u8 * 9, y as u8 * 11, (x * y) as u8])
+        });
+        let (mut nhwc, mut nchw) = (Vec::new(), Vec::new());
+        let (h, w) = image_to_nhwc_padded(&img, &mut nhwc);
+        assert_eq!(image_to_nchw_padded(&img, &mut nchw), (h, w));
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    assert_eq!(nchw[c * h * w + y * w + x], nhwc[(y * w + x) * 3 + c]);
+                }
+            }
+        }
+        let mut back = RgbImage::new(7, 5);
+        nchw_to_image(&nchw, h, w, &mut back);
         assert_eq!(back, img);
     }
 

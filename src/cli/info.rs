@@ -21,12 +21,19 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     println!("ONNX Runtime {} ({})", rt.version, rt.path.display());
     println!("  {}", rt.build);
     println!("device: {:?}", stylizer.device());
+    let models = stylizer.models();
     for (role, model) in [
-        ("style prediction", &stylizer.models().predict),
-        ("transformation", &stylizer.models().transform),
+        ("style prediction", Some(&models.predict)),
+        ("transformation", Some(&models.transform)),
+        ("multi-style (presets)", models.multistyle.as_ref()),
     ] {
-        println!("{role} model: {}", model.origin);
-        println!("  sha256 {}", model.sha256());
+        match model {
+            Some(model) => {
+                println!("{role} model: {}", model.origin);
+                println!("  sha256 {}", model.sha256());
+            }
+            None => println!("{role} model: none"),
+        }
     }
     for line in stylizer.describe_io() {
         println!("  {line}");

@@ -4,6 +4,7 @@ mod bench;
 mod embed;
 mod info;
 mod interpolate;
+mod presets;
 mod style_args;
 mod styles;
 mod stylize;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use brushwork::images::ImageError;
 use brushwork::models::ModelError;
+use brushwork::presets::PresetError;
 use brushwork::style::BlendError;
 use brushwork::style_file::StyleFileError;
 use brushwork::style_source::StyleSourceError;
@@ -39,6 +41,7 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     Styles(styles::StylesArgs),
     Interpolate(interpolate::InterpolateArgs),
+    Presets(presets::PresetsArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Embed(args) => embed::run(args),
         Command::Styles(args) => styles::run(args),
         Command::Interpolate(args) => interpolate::run(args),
+        Command::Presets(args) => presets::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }
@@ -100,6 +104,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.is::<UsageError>()
             || e.is::<StyleFileError>()
             || e.is::<BlendError>()
+            || e.is::<PresetError>()
+            || matches!(e.downcast_ref(), Some(StylizeError::NoPresets))
             || matches!(
                 e.downcast_ref(),
                 Some(

@@ -1,6 +1,7 @@
 //! The style options shared by every command that paints: which styles, in what mix, how strong.
 
 use brushwork::colour::preserve_colour;
+use brushwork::presets::PresetMix;
 use brushwork::style_source::StyleSource;
 use brushwork::{StyleEmbedding, Stylizer};
 use clap::Args;
@@ -13,8 +14,19 @@ pub struct StyleArgs {
     /// A style: a painting (any size; center-cropped to a square and resized to 256x256), a
     /// saved embedding (NAME.style.json, from `brushwork embed`) or a built-in style name
     /// (`brushwork styles` lists them). Repeat to blend several.
-    #[arg(short, long = "style", value_name = "STYLE", required = true)]
+    #[arg(
+        short,
+        long = "style",
+        value_name = "STYLE",
+        required_unless_present = "preset",
+        conflicts_with = "preset"
+    )]
     pub styles: Vec<String>,
+
+    /// Use the 26-style network's presets instead of --style: N (0 to 25) or a mix such as
+    /// 3:0.5,12:0.5 (`brushwork presets PHOTO -o sheet.png` shows them all).
+    #[arg(long, value_name = "SPEC")]
+    pub preset: Option<String>,
 
     /// Blend weights, one per --style, comma-separated (e.g. --weights 0.7,0.3). They must be
     /// 0 or more, not all 0, and are normalized to sum to 1. Default: equal weights.
@@ -27,7 +39,8 @@ pub struct StyleArgs {
     pub weights: Option<Vec<f32>>,
 
     /// How much style, 0 to 1: 1 is the style, 0 is the photo's own style (it comes back close
-    /// to itself); in between interpolates the two embeddings.
+    /// to itself); in between interpolates the two embeddings. With --preset, which has no
+    /// embedding, it blends the stylized pixels with the photo's.
     #[arg(
         long,
         default_value_t = 1.0,
@@ -41,10 +54,20 @@ pub struct StyleArgs {
     pub preserve_color: bool,
 }
 
+/// What paints: an arbitrary style's embedding, or a mix of the 26 presets.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one plan per command, built once and never copied"
+)]
+pub enum Choice {
+    Embedding(StyleEmbedding),
+    Preset(PresetMix),
+}
+
 /// The resolved styles: computed once, applied to any number of photos.
 pub struct StylePlan {
     /// The blended style (strength not yet applied).
-    pub style: StyleEmbedding,
+    pub choice: Choice,
     pub strength: f32,
     pub preserve_color: bool,
     pub label: String,
@@ -64,6 +87,16 @@ impl StyleArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         if !(0.0..=1.0).contains(&self.strength) {
             return Err(UsageError(format!("--strength {} is outside 0..1", self.strength)).into());
+        }
+        if let Some(spec) = &self.preset {
+            PresetMix::parse(spec)?;
+            if self.weights.is_some() {
+                return Err(UsageError(
+                    "--weights go with --style; write preset weights as 3:0.5,12:0.5".into(),
+                )
+                .into());
+            }
+            return Ok(());
         }
         let weights = self.weights();
         brushwork::style::normalize_weights(&weights)
@@ -89,6 +122,14 @@ impl StyleArgs {
     /// Embeds or reads every style once and blends them.
     pub fn plan(&self, stylizer: &mut Stylizer) -> anyhow::Result<StylePlan> {
         self.validate()?;
+        if let Some(spec) = &self.preset {
+            return Ok(StylePlan {
+                choice: Choice::Preset(PresetMix::parse(spec)?),
+                strength: self.strength,
+                preserve_color: self.preserve_color,
+                label: format!("preset {spec}"),
+            });
+        }
         let sources = self.sources()?;
         let mut embeddings = Vec::with_capacity(sources.len());
         for s in &sources {
@@ -102,7 +143,7 @@ impl StyleArgs {
             .collect::<Vec<_>>()
             .join("+");
         Ok(StylePlan {
-            style,
+            choice: Choice::Embedding(style),
             strength: self.strength,
             preserve_color: self.preserve_color,
             label,
@@ -111,20 +152,6 @@ impl StyleArgs {
 }
 
 impl StylePlan {
-    /// The embedding to use for `photo`: the style, pulled toward the photo's own embedding
-    /// when strength is below 1.
-    pub fn embedding_for(
-        &self,
-        stylizer: &mut Stylizer,
-        photo: &RgbImage,
-    ) -> anyhow::Result<StyleEmbedding> {
-        if self.strength >= 1.0 {
-            return Ok(self.style);
-        }
-        let own = stylizer.embed(photo)?;
-        Ok(self.style.with_strength(&own, self.strength)?)
-    }
-
     /// Stylizes `photo` into `out` with this plan.
     pub fn paint(
         &self,
@@ -132,11 +159,33 @@ impl StylePlan {
         photo: &RgbImage,
         out: &mut RgbImage,
     ) -> anyhow::Result<()> {
-        let style = self.embedding_for(stylizer, photo)?;
-        stylizer.stylize_into(photo, &style, out)?;
+        match &self.choice {
+            Choice::Embedding(style) => {
+                let style = if self.strength >= 1.0 {
+                    *style
+                } else {
+                    let own = stylizer.embed(photo)?;
+                    style.with_strength(&own, self.strength)?
+                };
+                stylizer.stylize_into(photo, &style, out)?;
+            }
+            Choice::Preset(mix) => {
+                stylizer.stylize_preset_into(photo, mix, out)?;
+                if self.strength < 1.0 {
+                    blend_pixels(out, photo, self.strength);
+                }
+            }
+        }
         if self.preserve_color {
             preserve_colour(out, photo);
         }
         Ok(())
+    }
+}
+
+/// `out = s·out + (1 − s)·photo`, per pixel.
+fn blend_pixels(out: &mut RgbImage, photo: &RgbImage, s: f32) {
+    for (o, p) in out.as_mut().iter_mut().zip(photo.as_raw()) {
+        *o = (s * f32::from(*o) + (1.0 - s) * f32::from(*p) + 0.5) as u8;
     }
 }
