@@ -14,6 +14,7 @@
 pub mod atomic;
 pub mod colour;
 pub mod images;
+pub mod live;
 pub mod models;
 pub mod presets;
 pub mod runtime;

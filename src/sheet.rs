@@ -327,16 +327,28 @@ pub fn text_width(text: &str) -> u32 {
 
 /// Draws `text` with its top-left corner at (x, y), clipped to the image.
 pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, colour: Rgb<u8>) {
+    draw_text_scaled(img, x, y, text, colour, SCALE);
+}
+
+/// [`draw_text`] with each font pixel drawn `scale` × `scale`.
+pub fn draw_text_scaled(
+    img: &mut RgbImage,
+    x: u32,
+    y: u32,
+    text: &str,
+    colour: Rgb<u8>,
+    scale: u32,
+) {
     for (i, c) in text.chars().enumerate() {
-        let gx = x + i as u32 * (GLYPH_W + 1) * SCALE;
+        let gx = x + i as u32 * (GLYPH_W + 1) * scale;
         for (row, bits) in glyph(c).iter().enumerate() {
             for col in 0..GLYPH_W {
                 if bits & (1 << (GLYPH_W - 1 - col)) == 0 {
                     continue;
                 }
-                for dy in 0..SCALE {
-                    for dx in 0..SCALE {
-                        let (px, py) = (gx + col * SCALE + dx, y + row as u32 * SCALE + dy);
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
                         if px < img.width() && py < img.height() {
                             img.put_pixel(px, py, colour);
                         }

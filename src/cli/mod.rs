@@ -4,6 +4,7 @@ mod bench;
 mod embed;
 mod info;
 mod interpolate;
+mod live;
 mod presets;
 mod style_args;
 mod styles;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brushwork::images::ImageError;
+use brushwork::live::SourceError;
 use brushwork::models::ModelError;
 use brushwork::presets::PresetError;
 use brushwork::style::BlendError;
@@ -42,6 +44,7 @@ pub enum Command {
     Styles(styles::StylesArgs),
     Interpolate(interpolate::InterpolateArgs),
     Presets(presets::PresetsArgs),
+    Live(live::LiveArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Styles(args) => styles::run(args),
         Command::Interpolate(args) => interpolate::run(args),
         Command::Presets(args) => presets::run(args),
+        Command::Live(args) => live::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }
@@ -105,6 +109,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.is::<StyleFileError>()
             || e.is::<BlendError>()
             || e.is::<PresetError>()
+            || matches!(
+                e.downcast_ref(),
+                Some(
+                    SourceError::Unknown(_) | SourceError::NoImages(_) | SourceError::Video { .. }
+                )
+            )
             || matches!(e.downcast_ref(), Some(StylizeError::NoPresets))
             || matches!(
                 e.downcast_ref(),

@@ -1,0 +1,481 @@
+//! `brushwork live`: a camera, video or pattern, stylized in real time in a window (or headless).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use brushwork::images;
+use brushwork::live::{
+    self, ControlState, Controls, Flicker, Flow, Frame, Mode, RunOptions, Stats,
+};
+use brushwork::sheet::draw_text_scaled;
+use brushwork::style_source::StyleSource;
+use brushwork::Stylizer;
+use clap::Args;
+use image::{Rgb, RgbImage};
+use minifb::{Key, KeyRepeat, Window, WindowOptions};
+use serde::Serialize;
+
+use super::{EngineArgs, UsageError};
+
+/// Stylize a webcam, a video or a test pattern live, in a window.
+///
+/// Keys: 1-9 pick a style; Left/Right morph to the previous/next style; Up/Down change the
+/// strength; Space toggles side by side with the original; S saves a snapshot PNG; Q or Esc
+/// quits. The status line shows fps, inference ms and end-to-end latency.
+///
+/// Capture, inference and display run on their own threads with latest-frame-wins hand-offs:
+/// when inference is slower than the source, stale frames are dropped, never queued.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Styles to switch between (1-9): paintings, .style.json files or built-in names.
+    #[arg(short, long = "style", value_name = "STYLE", required = true)]
+    pub styles: Vec<String>,
+
+    /// camera, camera:N, a video file, a directory of images, or pattern, pattern:still,
+    /// pattern:pan (a synthetic moving test pattern, for machines without a camera).
+    #[arg(long, default_value = "camera", value_name = "SOURCE")]
+    pub source: String,
+
+    /// Stylize at WIDTHxHEIGHT (the source is scaled; the window scales the result).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
+
+    /// Starting strength, 0 to 1.
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub strength: f32,
+
+    /// Temporal smoothing of the output against flicker, 0 (off) to 0.95: each shown frame is
+    /// blended with the previous one by this much.
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    pub stabilize: f32,
+
+    /// Frames a morph between two styles takes.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub morph_frames: u32,
+
+    /// Run without a window (for servers, tests, benchmarks).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Stop after N frames from the source.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
+
+    /// Save every shown frame as DIR/frame-NNNNNN.png.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+
+    /// Stylize every frame: the source waits for inference instead of frames being dropped.
+    #[arg(long)]
+    pub every_frame: bool,
+
+    /// Read the source as fast as it comes instead of at its frame rate (patterns, images).
+    #[arg(long)]
+    pub unpaced: bool,
+
+    /// Print the closing summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The closing summary.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub source: String,
+    pub width: u32,
+    pub height: u32,
+    pub captured: u64,
+    pub stylized: u64,
+    pub shown: u64,
+    pub dropped_before_inference: u64,
+    pub dropped_before_display: u64,
+    pub fps: f64,
+    pub infer_ms_median: f64,
+    pub latency_ms_median: f64,
+    pub latency_ms_p95: f64,
+    pub latency_ms_max: f64,
+    pub infer_ms_max: f64,
+    pub rss_mb_after_30: f64,
+    pub rss_mb_end: f64,
+    /// Mean |(S_t − S_t−1) − (I_t − I_t−1)| over consecutive shown frames, 8-bit units.
+    pub flicker: Option<f64>,
+}
+
+pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&args.strength) {
+        return Err(UsageError(format!("--strength {} is outside 0..1", args.strength)).into());
+    }
+    if !(0.0..=0.95).contains(&args.stabilize) {
+        return Err(
+            UsageError(format!("--stabilize {} is outside 0..0.95", args.stabilize)).into(),
+        );
+    }
+    if args.styles.len() > 9 {
+        return Err(UsageError("at most 9 styles (keys 1-9)".into()).into());
+    }
+    let size = args.size.as_deref().map(parse_size).transpose()?;
+    let sources: Vec<StyleSource> = args
+        .styles
+        .iter()
+        .map(|s| StyleSource::parse(s))
+        .collect::<Result<_, _>>()?;
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).map_err(|e| images::ImageError::Write {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let source = live::source::open(&args.source, size)?;
+    let description = source.describe();
+    let (w, h) = source.size();
+
+    let mut stylizer =
+        Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    let styles = sources
+        .iter()
+        .map(|s| s.resolve(&mut stylizer))
+        .collect::<Result<Vec<_>, _>>()?;
+    let labels: Vec<String> = sources.iter().map(|s| s.label()).collect();
+    if args.engine.verbose {
+        eprintln!(
+            "brushwork: live from {description}; {} styles",
+            styles.len()
+        );
+    }
+
+    let controls = Controls::new(ControlState {
+        style: 0,
+        morph: None,
+        strength: args.strength,
+        stabilize: args.stabilize,
+        morph_frames: args.morph_frames,
+    });
+    let stats = Stats::default();
+    let options = RunOptions {
+        mode: if args.every_frame {
+            Mode::EveryFrame
+        } else {
+            Mode::Realtime
+        },
+        max_frames: args.frames,
+        pace: !args.unpaced,
+    };
+
+    let mut display = Display::new(&args, w, h, &labels)?;
+    let started = Instant::now();
+    live::run(
+        source,
+        &mut stylizer,
+        &styles,
+        &controls,
+        &stats,
+        &options,
+        &mut |frame| display.show(frame, &controls, &stats),
+    )?;
+    let summary = display.summary(&stats, started.elapsed(), description, w, h);
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!(
+            "brushwork: {} captured, {} stylized, {} shown, {} dropped; {:.1} fps; inference {:.0} ms; latency median {:.0} ms, p95 {:.0} ms",
+            summary.captured,
+            summary.stylized,
+            summary.shown,
+            summary.dropped_before_inference + summary.dropped_before_display,
+            summary.fps,
+            summary.infer_ms_median,
+            summary.latency_ms_median,
+            summary.latency_ms_p95
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let bad = || {
+        UsageError(format!(
+            "--size {s}: use WIDTHxHEIGHT, e.g. 640x480 (sides 16 to 8192)"
+        ))
+    };
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        return Err(bad().into());
+    }
+    Ok((w, h))
+}
+
+/// The display stage: a window or a recorder, plus the measurements.
+struct Display<'a> {
+    window: Option<Window>,
+    labels: &'a [String],
+    record: Option<PathBuf>,
+    side_by_side: bool,
+    canvas: RgbImage,
+    pixels: Vec<u32>,
+    latencies: Vec<f32>,
+    infer: Vec<f32>,
+    first_shown: Option<Instant>,
+    last_shown: Instant,
+    rss_after_30: f64,
+    flicker: Option<Flicker>,
+    last_seq: Option<u64>,
+    fps_window: (Instant, u64, f64),
+}
+
+/// Samples kept for the summary (a ring beyond this).
+const SAMPLES: usize = 4096;
+
+impl<'a> Display<'a> {
+    fn new(args: &LiveArgs, w: u32, h: u32, labels: &'a [String]) -> anyhow::Result<Self> {
+        let window = if args.headless {
+            None
+        } else {
+            let mut window = Window::new(
+                "brushwork live — 1-9 style, ←/→ morph, ↑/↓ strength, Space compare, S snapshot, Q quit",
+                w as usize,
+                h as usize,
+                WindowOptions {
+                    resize: true,
+                    scale_mode: minifb::ScaleMode::AspectRatioStretch,
+                    ..WindowOptions::default()
+                },
+            )
+            .map_err(|e| UsageError(format!("cannot open a window ({e}); use --headless without a display")))?;
+            window.set_target_fps(0);
+            Some(window)
+        };
+        Ok(Display {
+            window,
+            labels,
+            record: args.record.clone(),
+            side_by_side: false,
+            canvas: RgbImage::new(2 * w, h),
+            pixels: vec![0; (2 * w * h) as usize],
+            latencies: Vec::with_capacity(SAMPLES),
+            infer: Vec::with_capacity(SAMPLES),
+            first_shown: None,
+            last_shown: Instant::now(),
+            rss_after_30: f64::NAN,
+            // The metric needs consecutive frames, which only every-frame mode guarantees.
+            flicker: args.every_frame.then(Flicker::default),
+            last_seq: None,
+            fps_window: (Instant::now(), 0, 0.0),
+        })
+    }
+
+    fn show(&mut self, frame: &Frame, controls: &Controls, stats: &Stats) -> Flow {
+        let now = Instant::now();
+        let shown = stats.shown.load(Ordering::Relaxed);
+        self.first_shown.get_or_insert(now);
+        self.last_shown = now;
+        let latency = now.duration_since(frame.captured).as_secs_f32() * 1e3;
+        push_ring(&mut self.latencies, latency, shown);
+        push_ring(&mut self.infer, frame.infer_ms, shown);
+        if shown == 30 {
+            self.rss_after_30 = rss_mb();
+        }
+        if let Some(f) = &mut self.flicker {
+            if self.last_seq.is_some_and(|s| s + 1 == frame.seq) || self.last_seq.is_none() {
+                f.add(&frame.input, &frame.output);
+            }
+        }
+        self.last_seq = Some(frame.seq);
+        if let Some(dir) = &self.record {
+            let path = dir.join(format!("frame-{:06}.png", frame.seq));
+            if let Err(e) = images::save_atomic(&frame.output, &path, 92) {
+                eprintln!("brushwork: error: {e}");
+                return Flow::Stop;
+            }
+        }
+        let (t0, n0, fps) = self.fps_window;
+        if now.duration_since(t0) >= Duration::from_secs(1) {
+            let fps = (shown - n0) as f64 / now.duration_since(t0).as_secs_f64();
+            self.fps_window = (now, shown, fps);
+        }
+        if self.window.is_some() {
+            return self.draw(frame, controls, fps, latency);
+        }
+        Flow::Continue
+    }
+
+    fn draw(&mut self, frame: &Frame, controls: &Controls, fps: f64, latency: f32) -> Flow {
+        let (w, h) = frame.output.dimensions();
+        let c = controls.get();
+        let cw = if self.side_by_side { 2 * w } else { w };
+        if self.canvas.dimensions() != (cw, h) {
+            self.canvas = RgbImage::new(cw, h);
+        }
+        image::imageops::replace(&mut self.canvas, &frame.output, 0, 0);
+        if self.side_by_side {
+            image::imageops::replace(&mut self.canvas, &frame.input, i64::from(w), 0);
+        }
+        let style = match c.morph {
+            Some((from, to, t)) => format!(
+                "{} > {} {:.0}%",
+                self.labels[from],
+                self.labels[to],
+                t * 100.0
+            ),
+            None => format!("{} {}", c.style + 1, self.labels[c.style]),
+        };
+        let status = format!(
+            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {style}  strength {:.2}",
+            frame.infer_ms, c.strength
+        );
+        for y in 0..12.min(h) {
+            for x in 0..cw {
+                let p = self.canvas.get_pixel_mut(x, y);
+                p.0 = p.0.map(|v| v / 3);
+            }
+        }
+        draw_text_scaled(&mut self.canvas, 3, 2, &status, Rgb([255, 255, 255]), 1);
+        self.pixels.resize((cw * h) as usize, 0);
+        for (dst, p) in self.pixels.iter_mut().zip(self.canvas.pixels()) {
+            *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
+        }
+        let window = self.window.as_mut().expect("drawing needs a window");
+        if !window.is_open() {
+            return Flow::Stop;
+        }
+        if window
+            .update_with_buffer(&self.pixels, cw as usize, h as usize)
+            .is_err()
+        {
+            return Flow::Stop;
+        }
+        self.keys(controls, &frame.output)
+    }
+
+    fn keys(&mut self, controls: &Controls, shown: &RgbImage) -> Flow {
+        let window = self.window.as_ref().expect("keys need a window");
+        let n = self.labels.len();
+        for key in window.get_keys_pressed(KeyRepeat::No) {
+            match key {
+                Key::Q | Key::Escape => return Flow::Stop,
+                Key::Space => self.side_by_side = !self.side_by_side,
+                Key::S => {
+                    let name = format!(
+                        "brushwork-snapshot-{}.png",
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis())
+                            .unwrap_or(0)
+                    );
+                    match images::save_atomic(shown, std::path::Path::new(&name), 92) {
+                        Ok(()) => eprintln!("brushwork: saved {name}"),
+                        Err(e) => eprintln!("brushwork: error: {e}"),
+                    }
+                }
+                Key::Up => controls.update(|c| c.strength = (c.strength + 0.1).min(1.0)),
+                Key::Down => controls.update(|c| c.strength = (c.strength - 0.1).max(0.0)),
+                Key::Right | Key::Left => controls.update(|c| {
+                    let from = c.morph.map_or(c.style, |(_, to, _)| to);
+                    let to = if key == Key::Right {
+                        (from + 1) % n
+                    } else {
+                        (from + n - 1) % n
+                    };
+                    c.morph = Some((from, to, 0.0));
+                }),
+                k => {
+                    if let Some(i) = digit(k).filter(|i| *i < n) {
+                        controls.update(|c| {
+                            c.style = i;
+                            c.morph = None;
+                        });
+                    }
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn summary(&self, stats: &Stats, elapsed: Duration, source: String, w: u32, h: u32) -> Summary {
+        let shown = stats.shown.load(Ordering::Relaxed);
+        let span = self
+            .first_shown
+            .map(|f| self.last_shown.duration_since(f).as_secs_f64())
+            .unwrap_or(elapsed.as_secs_f64());
+        let mut lat = self.latencies.clone();
+        let mut inf = self.infer.clone();
+        Summary {
+            source,
+            width: w,
+            height: h,
+            captured: stats.captured.load(Ordering::Relaxed),
+            stylized: stats.stylized.load(Ordering::Relaxed),
+            shown,
+            dropped_before_inference: stats.dropped_before_inference.load(Ordering::Relaxed),
+            dropped_before_display: stats.dropped_before_display.load(Ordering::Relaxed),
+            fps: if span > 0.0 {
+                (shown.saturating_sub(1)) as f64 / span
+            } else {
+                0.0
+            },
+            infer_ms_median: percentile(&mut inf, 0.5),
+            latency_ms_median: percentile(&mut lat, 0.5),
+            latency_ms_p95: percentile(&mut lat, 0.95),
+            latency_ms_max: percentile(&mut lat, 1.0),
+            infer_ms_max: percentile(&mut inf, 1.0),
+            rss_mb_after_30: self.rss_after_30,
+            rss_mb_end: rss_mb(),
+            flicker: self
+                .flicker
+                .as_ref()
+                .map(Flicker::mean)
+                .filter(|v| v.is_finite()),
+        }
+    }
+}
+
+fn push_ring(v: &mut Vec<f32>, x: f32, n: u64) {
+    if v.len() < SAMPLES {
+        v.push(x);
+    } else {
+        v[(n as usize) % SAMPLES] = x;
+    }
+}
+
+fn percentile(v: &mut [f32], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f32::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    f64::from(v[i])
+}
+
+fn digit(k: Key) -> Option<usize> {
+    [
+        Key::Key1,
+        Key::Key2,
+        Key::Key3,
+        Key::Key4,
+        Key::Key5,
+        Key::Key6,
+        Key::Key7,
+        Key::Key8,
+        Key::Key9,
+    ]
+    .iter()
+    .position(|d| *d == k)
+}
+
+/// Resident set size now (Linux: VmRSS), MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

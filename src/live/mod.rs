@@ -1,0 +1,9 @@
+//! Live stylization of a stream of frames: sources, the threaded pipeline, and the hand-off
+//! slots that keep its latency bounded.
+
+pub mod pipeline;
+pub mod slot;
+pub mod source;
+
+pub use pipeline::{run, ControlState, Controls, Flicker, Flow, Frame, Mode, RunOptions, Stats};
+pub use source::{FrameSource, SourceError};

@@ -1,0 +1,425 @@
+//! The live pipeline: capture, inference and display on their own threads, joined by
+//! latest-frame-wins [`Slot`]s. Frames circulate through a fixed pool, so the steady state
+//! allocates nothing per frame.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use super::slot::{Slot, Take};
+use super::source::{FrameSource, SourceError};
+use crate::style::StyleEmbedding;
+use crate::stylizer::{StylizeError, Stylizer};
+
+/// Frames in circulation: one at each stage and in each slot, and one spare.
+const POOL: usize = 6;
+/// How often (in stylized frames) the content's own embedding is refreshed for `strength < 1`.
+const OWN_EMBEDDING_EVERY: u64 = 60;
+
+/// One frame on its way through the pipeline.
+pub struct Frame {
+    pub seq: u64,
+    pub captured: Instant,
+    pub input: RgbImage,
+    pub output: RgbImage,
+    /// Milliseconds the transformer took on this frame.
+    pub infer_ms: f32,
+}
+
+/// Whether a slow stage drops frames or holds the source back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Latest frame wins: stale frames are dropped so latency stays bounded (cameras, windows).
+    Realtime,
+    /// Every frame is stylized: the source waits for inference (video files, measurements).
+    EveryFrame,
+}
+
+/// What the pipeline should do; all of it can change while it runs.
+#[derive(Debug, Clone)]
+pub struct ControlState {
+    /// The style shown (index into the styles).
+    pub style: usize,
+    /// A morph in progress: (from, to, progress 0..1).
+    pub morph: Option<(usize, usize, f32)>,
+    /// 0..1, identity interpolation toward the frame's own embedding.
+    pub strength: f32,
+    /// Temporal blending of outputs, 0 (off) to 0.95.
+    pub stabilize: f32,
+    /// Frames a morph takes.
+    pub morph_frames: u32,
+}
+
+/// Shared between the display thread (which changes it) and the inference thread.
+pub struct Controls {
+    state: Mutex<ControlState>,
+    quit: AtomicBool,
+}
+
+impl Controls {
+    pub fn new(state: ControlState) -> Self {
+        Controls {
+            state: Mutex::new(state),
+            quit: AtomicBool::new(false),
+        }
+    }
+
+    pub fn get(&self) -> ControlState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut ControlState)) {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn quit(&self) {
+        self.quit.store(true, Ordering::Relaxed);
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters, readable while the pipeline runs.
+#[derive(Default)]
+pub struct Stats {
+    pub captured: AtomicU64,
+    pub stylized: AtomicU64,
+    pub shown: AtomicU64,
+    /// Frames replaced in the capture -> inference slot before inference took them.
+    pub dropped_before_inference: AtomicU64,
+    /// Frames replaced in the inference -> display slot before display took them.
+    pub dropped_before_display: AtomicU64,
+}
+
+impl Stats {
+    pub fn dropped(&self) -> u64 {
+        self.dropped_before_inference.load(Ordering::Relaxed)
+            + self.dropped_before_display.load(Ordering::Relaxed)
+    }
+}
+
+/// Why the pipeline stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Stylize(#[from] StylizeError),
+}
+
+/// What the display stage says after each frame.
+#[derive(Debug, PartialEq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Options of one run.
+pub struct RunOptions {
+    pub mode: Mode,
+    /// Stop after this many captured frames.
+    pub max_frames: Option<u64>,
+    /// Pace the source at its natural rate (patterns, image sequences).
+    pub pace: bool,
+}
+
+/// Runs the pipeline until the source ends, `max_frames` are captured, the display returns
+/// [`Flow::Stop`] or [`Controls::quit`] is called. `display` runs on the calling thread (windows
+/// want the main thread) and gets each stylized frame.
+pub fn run(
+    source: Box<dyn FrameSource>,
+    stylizer: &mut Stylizer,
+    styles: &[StyleEmbedding],
+    controls: &Controls,
+    stats: &Stats,
+    options: &RunOptions,
+    display: &mut dyn FnMut(&Frame) -> Flow,
+) -> Result<(), PipelineError> {
+    assert!(!styles.is_empty(), "at least one style");
+    let (w, h) = source.size();
+    let to_infer: Slot<Frame> = Slot::new();
+    let to_show: Slot<Frame> = Slot::new();
+    let (pool_tx, pool_rx) = sync_channel::<Frame>(POOL);
+    for _ in 0..POOL {
+        pool_tx
+            .send(Frame {
+                seq: 0,
+                captured: Instant::now(),
+                input: RgbImage::new(w, h),
+                output: RgbImage::new(w, h),
+                infer_ms: 0.0,
+            })
+            .expect("pool has room");
+    }
+    let failure: Mutex<Option<PipelineError>> = Mutex::new(None);
+    let fail = |e: PipelineError| {
+        failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(e);
+        controls.quit();
+    };
+
+    let fail = &fail;
+    let (to_infer, to_show, pool_tx) = (&to_infer, &to_show, &pool_tx);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if let Err(e) = capture(
+                source, to_infer, &pool_rx, pool_tx, controls, stats, options,
+            ) {
+                fail(e.into());
+            }
+            to_infer.close();
+        });
+        scope.spawn(|| {
+            if let Err(e) = infer(
+                stylizer, styles, to_infer, to_show, pool_tx, controls, stats, options,
+            ) {
+                fail(e.into());
+            }
+            to_infer.close(); // unblock capture if inference stopped first
+            to_show.close();
+        });
+        loop {
+            match to_show.take(Duration::from_millis(100)) {
+                Take::Item(frame) => {
+                    stats.shown.fetch_add(1, Ordering::Relaxed);
+                    if display(&frame) == Flow::Stop {
+                        controls.quit();
+                    }
+                    let _ = pool_tx.try_send(frame);
+                }
+                Take::Empty => {
+                    if controls.should_quit() && to_show.is_closed() {
+                        break;
+                    }
+                }
+                Take::Closed => break,
+            }
+        }
+        controls.quit();
+    });
+    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn capture(
+    mut source: Box<dyn FrameSource>,
+    to_infer: &Slot<Frame>,
+    pool: &Receiver<Frame>,
+    pool_tx: &SyncSender<Frame>,
+    controls: &Controls,
+    stats: &Stats,
+    options: &RunOptions,
+) -> Result<(), SourceError> {
+    let period = source
+        .fps()
+        .filter(|_| options.pace)
+        .map(|fps| Duration::from_secs_f64(1.0 / fps));
+    let start = Instant::now();
+    let mut seq = 0u64;
+    while !controls.should_quit() && options.max_frames.is_none_or(|m| seq < m) {
+        let mut frame = match pool.recv_timeout(Duration::from_millis(100)) {
+            Ok(f) => f,
+            Err(_) => continue, // every frame is in flight; wait for one to come back
+        };
+        if let Some(p) = period {
+            let due = start + p * seq as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if !source.next_frame(&mut frame.input)? {
+            let _ = pool_tx.try_send(frame);
+            break;
+        }
+        frame.seq = seq;
+        frame.captured = Instant::now();
+        seq += 1;
+        stats.captured.fetch_add(1, Ordering::Relaxed);
+        match options.mode {
+            Mode::Realtime => {
+                if let Some(stale) = to_infer.put(frame) {
+                    stats
+                        .dropped_before_inference
+                        .fetch_add(1, Ordering::Relaxed);
+                    let _ = pool_tx.try_send(stale);
+                }
+            }
+            Mode::EveryFrame => {
+                if to_infer.put_wait(frame).is_some() {
+                    break; // inference has stopped
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn infer(
+    stylizer: &mut Stylizer,
+    styles: &[StyleEmbedding],
+    to_infer: &Slot<Frame>,
+    to_show: &Slot<Frame>,
+    pool_tx: &SyncSender<Frame>,
+    controls: &Controls,
+    stats: &Stats,
+    options: &RunOptions,
+) -> Result<(), StylizeError> {
+    let mut own: Option<StyleEmbedding> = None;
+    let mut previous: Option<RgbImage> = None;
+    let mut count = 0u64;
+    loop {
+        let mut frame = match to_infer.take(Duration::from_millis(100)) {
+            Take::Item(f) => f,
+            Take::Empty if controls.should_quit() && to_infer.is_closed() => return Ok(()),
+            Take::Empty => continue,
+            Take::Closed => return Ok(()),
+        };
+        let c = advance_morph(controls);
+        let mut style = match c.morph {
+            Some((from, to, t)) => styles[to % styles.len()].mix(&styles[from % styles.len()], t),
+            None => styles[c.style % styles.len()],
+        };
+        if c.strength < 1.0 {
+            if own.is_none() || count.is_multiple_of(OWN_EMBEDDING_EVERY) {
+                own = Some(stylizer.embed(&frame.input)?);
+            }
+            style = style.mix(own.as_ref().expect("set above"), c.strength.max(0.0));
+        }
+        let t = Instant::now();
+        stylizer.stylize_into(&frame.input, &style, &mut frame.output)?;
+        frame.infer_ms = t.elapsed().as_secs_f32() * 1e3;
+        if c.stabilize > 0.0 {
+            stabilize(&mut frame.output, &mut previous, c.stabilize);
+        }
+        count += 1;
+        stats.stylized.fetch_add(1, Ordering::Relaxed);
+        match options.mode {
+            Mode::Realtime => {
+                if let Some(stale) = to_show.put(frame) {
+                    stats.dropped_before_display.fetch_add(1, Ordering::Relaxed);
+                    let _ = pool_tx.try_send(stale);
+                }
+            }
+            Mode::EveryFrame => {
+                if to_show.put_wait(frame).is_some() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Moves a morph one frame on; when it completes, its target becomes the current style.
+fn advance_morph(controls: &Controls) -> ControlState {
+    let mut out = None;
+    controls.update(|c| {
+        if let Some((from, to, t)) = c.morph {
+            let t = (t + 1.0 / c.morph_frames.max(1) as f32).min(1.0);
+            if t >= 1.0 {
+                c.morph = None;
+                c.style = to;
+                out = Some(c.clone());
+            } else {
+                c.morph = Some((from, to, t));
+            }
+        }
+        if out.is_none() {
+            out = Some(c.clone());
+        }
+    });
+    out.expect("set in update")
+}
+
+/// Temporal blending: `out = (1 − α)·out + α·previous`, then remembers `out`.
+fn stabilize(out: &mut RgbImage, previous: &mut Option<RgbImage>, alpha: f32) {
+    match previous {
+        Some(prev) if prev.dimensions() == out.dimensions() => {
+            for (o, p) in out.as_mut().iter_mut().zip(prev.as_mut().iter_mut()) {
+                let v = (1.0 - alpha) * f32::from(*o) + alpha * f32::from(*p);
+                *o = (v + 0.5) as u8;
+                *p = *o;
+            }
+        }
+        _ => *previous = Some(out.clone()),
+    }
+}
+
+/// Temporal instability of a stylized sequence against its input: the mean over frames of
+/// |(S_t − S_{t−1}) − (I_t − I_{t−1})|, per channel, in 8-bit units (a flow-free proxy of the
+/// frame-difference loss of Xu et al. 2021). Feed consecutive frames only.
+#[derive(Default)]
+pub struct Flicker {
+    prev: Option<(RgbImage, RgbImage)>,
+    sum: f64,
+    pairs: u64,
+}
+
+impl Flicker {
+    pub fn add(&mut self, input: &RgbImage, output: &RgbImage) {
+        if let Some((pi, po)) = &mut self.prev {
+            let mut total = 0u64;
+            for (((i, o), pi), po) in input
+                .as_raw()
+                .iter()
+                .zip(output.as_raw())
+                .zip(pi.as_raw())
+                .zip(po.as_raw())
+            {
+                let ds = i32::from(*o) - i32::from(*po);
+                let di = i32::from(*i) - i32::from(*pi);
+                total += (ds - di).unsigned_abs() as u64;
+            }
+            self.sum += total as f64 / input.as_raw().len() as f64;
+            self.pairs += 1;
+            pi.copy_from_slice(input.as_raw());
+            po.copy_from_slice(output.as_raw());
+        } else {
+            self.prev = Some((input.clone(), output.clone()));
+        }
+    }
+
+    /// The mean so far (NaN before two frames).
+    pub fn mean(&self) -> f64 {
+        self.sum / self.pairs as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flicker_is_zero_when_output_changes_like_input() {
+        let mut f = Flicker::default();
+        let a = RgbImage::from_pixel(4, 4, image::Rgb([10, 20, 30]));
+        let b = RgbImage::from_pixel(4, 4, image::Rgb([15, 25, 35]));
+        f.add(&a, &a);
+        f.add(&b, &b);
+        assert_eq!(f.mean(), 0.0);
+        // output jumps by 40 while the input stands still
+        let jump = RgbImage::from_pixel(4, 4, image::Rgb([55, 65, 75]));
+        f.add(&b, &jump);
+        assert_eq!(f.mean(), 20.0);
+    }
+
+    #[test]
+    fn stabilize_blends_with_the_previous_output() {
+        let mut prev = None;
+        let mut a = RgbImage::from_pixel(2, 2, image::Rgb([100, 100, 100]));
+        stabilize(&mut a, &mut prev, 0.5);
+        assert_eq!(a.get_pixel(0, 0)[0], 100);
+        let mut b = RgbImage::from_pixel(2, 2, image::Rgb([200, 200, 200]));
+        stabilize(&mut b, &mut prev, 0.5);
+        assert_eq!(b.get_pixel(0, 0)[0], 150);
+    }
+}
