@@ -72,6 +72,10 @@ pub struct LiveArgs {
     #[arg(long)]
     pub every_frame: bool,
 
+    /// Loop a video file or image directory.
+    #[arg(long = "loop")]
+    pub repeat: bool,
+
     /// Read the source as fast as it comes instead of at its frame rate (patterns, images).
     #[arg(long)]
     pub unpaced: bool,
@@ -131,7 +135,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             reason: e.to_string(),
         })?;
     }
-    let source = live::source::open(&args.source, size)?;
+    let source = live::source::open(&args.source, size, args.repeat)?;
     let description = source.describe();
     let (w, h) = source.size();
 

@@ -39,8 +39,12 @@ pub trait FrameSource: Send {
     fn describe(&self) -> String;
 }
 
-/// Opens a source from its command-line spec.
-pub fn open(spec: &str, size: Option<(u32, u32)>) -> Result<Box<dyn FrameSource>, SourceError> {
+/// Opens a source from its command-line spec. `repeat` loops video files and image directories.
+pub fn open(
+    spec: &str,
+    size: Option<(u32, u32)>,
+    repeat: bool,
+) -> Result<Box<dyn FrameSource>, SourceError> {
     if let Some(kind) = spec.strip_prefix("pattern") {
         let kind = match kind {
             "" | ":moving" => PatternKind::Moving,
@@ -63,10 +67,12 @@ pub fn open(spec: &str, size: Option<(u32, u32)>) -> Result<Box<dyn FrameSource>
     }
     let path = Path::new(spec);
     if path.is_dir() {
-        return Ok(Box::new(ImageSequence::open(path, size)?));
+        let mut seq = ImageSequence::open(path, size)?;
+        seq.repeat = repeat;
+        return Ok(Box::new(seq));
     }
     if path.is_file() {
-        return Ok(Box::new(VideoFile::open(path, size, true)?));
+        return Ok(Box::new(VideoFile::open(path, size, true, repeat)?));
     }
     Err(SourceError::Unknown(spec.into()))
 }
@@ -197,6 +203,8 @@ pub struct ImageSequence {
     files: Vec<PathBuf>,
     next: usize,
     size: (u32, u32),
+    /// Start again after the last image.
+    pub repeat: bool,
 }
 
 impl ImageSequence {
@@ -222,6 +230,7 @@ impl ImageSequence {
             files,
             next: 0,
             size,
+            repeat: false,
         })
     }
 }
@@ -236,6 +245,9 @@ impl FrameSource for ImageSequence {
     }
 
     fn next_frame(&mut self, frame: &mut RgbImage) -> Result<bool, SourceError> {
+        if self.repeat && self.next == self.files.len() {
+            self.next = 0;
+        }
         let Some(path) = self.files.get(self.next) else {
             return Ok(false);
         };
@@ -347,11 +359,12 @@ pub struct VideoFile {
 }
 
 impl VideoFile {
-    /// `realtime` paces decoding at the video's own rate (for live playback).
+    /// `realtime` paces decoding at the video's own rate (for live playback); `repeat` loops it.
     pub fn open(
         path: &Path,
         size: Option<(u32, u32)>,
         realtime: bool,
+        repeat: bool,
     ) -> Result<Self, SourceError> {
         let info = probe(path)?;
         let size = size.unwrap_or((info.width, info.height));
@@ -359,6 +372,9 @@ impl VideoFile {
         cmd.args(["-v", "error", "-nostdin"]);
         if realtime {
             cmd.arg("-re");
+        }
+        if repeat {
+            cmd.args(["-stream_loop", "-1"]);
         }
         cmd.arg("-i")
             .arg(path)
@@ -456,6 +472,9 @@ mod camera {
 
 #[cfg(feature = "camera")]
 mod camera {
+    use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+    use std::time::Duration;
+
     use image::RgbImage;
     use nokhwa::pixel_format::RgbFormat;
     use nokhwa::utils::{CameraIndex, RequestedFormat, RequestedFormatType, Resolution};
@@ -463,33 +482,65 @@ mod camera {
 
     use super::{FrameSource, SourceError};
 
-    /// A webcam through nokhwa (V4L2 on Linux).
+    /// How long without a frame before the camera counts as gone.
+    const STALL: Duration = Duration::from_secs(5);
+
+    /// A webcam through nokhwa (V4L2 on Linux). nokhwa's camera cannot move between threads,
+    /// so it lives on a thread of its own that hands frames over a one-frame channel.
     pub struct Webcam {
-        camera: Camera,
+        frames: Receiver<Result<RgbImage, String>>,
         index: u32,
         size: (u32, u32),
     }
 
     pub fn open(index: u32, size: Option<(u32, u32)>) -> Result<Box<dyn FrameSource>, SourceError> {
-        let err = |e: nokhwa::NokhwaError| SourceError::Camera {
-            index,
-            reason: e.to_string(),
-        };
-        let requested = match size {
-            Some((w, h)) => RequestedFormat::new::<RgbFormat>(
-                RequestedFormatType::HighestResolution(Resolution::new(w, h)),
-            ),
-            None => {
-                RequestedFormat::new::<RgbFormat>(RequestedFormatType::AbsoluteHighestFrameRate)
+        let (opened_tx, opened_rx) = sync_channel::<Result<(u32, u32), String>>(1);
+        let (frame_tx, frames) = sync_channel::<Result<RgbImage, String>>(1);
+        std::thread::spawn(move || {
+            let requested = match size {
+                Some((w, h)) => RequestedFormat::new::<RgbFormat>(
+                    RequestedFormatType::HighestResolution(Resolution::new(w, h)),
+                ),
+                None => {
+                    RequestedFormat::new::<RgbFormat>(RequestedFormatType::AbsoluteHighestFrameRate)
+                }
+            };
+            let mut camera = match Camera::new(CameraIndex::Index(index), requested)
+                .and_then(|mut c| c.open_stream().map(|_| c))
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let res = camera.resolution();
+            let _ = opened_tx.send(Ok((res.width(), res.height())));
+            loop {
+                let frame = camera
+                    .frame()
+                    .and_then(|b| b.decode_image::<RgbFormat>())
+                    .map_err(|e| e.to_string());
+                let failed = frame.is_err();
+                // A full channel means the pipeline has not taken the last frame: drop this one.
+                match frame_tx.try_send(frame) {
+                    Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                    _ if failed => return,
+                    _ => {}
+                }
             }
-        };
-        let mut camera = Camera::new(CameraIndex::Index(index), requested).map_err(err)?;
-        camera.open_stream().map_err(err)?;
-        let res = camera.resolution();
+        });
+        let native = opened_rx
+            .recv()
+            .map_err(|_| SourceError::Camera {
+                index,
+                reason: "the camera thread stopped".into(),
+            })?
+            .map_err(|reason| SourceError::Camera { index, reason })?;
         Ok(Box::new(Webcam {
-            camera,
+            frames,
             index,
-            size: size.unwrap_or((res.width(), res.height())),
+            size: size.unwrap_or(native),
         }))
     }
 
@@ -503,12 +554,23 @@ mod camera {
         }
 
         fn next_frame(&mut self, frame: &mut RgbImage) -> Result<bool, SourceError> {
-            let err = |e: nokhwa::NokhwaError| SourceError::Camera {
+            let gone = |reason: String| SourceError::Camera {
                 index: self.index,
-                reason: format!("{e} (unplugged?)"),
+                reason,
             };
-            let buffer = self.camera.frame().map_err(err)?;
-            let img = buffer.decode_image::<RgbFormat>().map_err(err)?;
+            let img = match self.frames.recv_timeout(STALL) {
+                Ok(Ok(img)) => img,
+                Ok(Err(e)) => return Err(gone(format!("{e} (unplugged?)"))),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(gone(format!(
+                        "no frame for {} s (unplugged or busy?)",
+                        STALL.as_secs()
+                    )))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(gone("the camera stopped".into()))
+                }
+            };
             if img.dimensions() == self.size {
                 frame.copy_from_slice(img.as_raw());
             } else {
