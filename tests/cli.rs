@@ -1500,3 +1500,141 @@ fn live_window_under_xvfb() {
         "the window does not show the stylized frame: {d:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Video files.
+
+fn make_clip(dir: &Path, seconds: u32) -> PathBuf {
+    let clip = dir.join("clip.mp4");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=160x120:rate=15:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    clip
+}
+
+fn streams(path: &Path) -> String {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,width,height,nb_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn video_keeps_every_frame_and_the_sound() {
+    if !have("ffmpeg") {
+        eprintln!("SKIPPED video_keeps_every_frame_and_the_sound: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path(), 2);
+    let out_path = dir.path().join("painted.mp4");
+    let out = brushwork(&[&"video", &clip, &"-o", &out_path, &"--style", &"towers"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = streams(&out_path);
+    assert!(s.contains("video,160,120,30"), "{s}");
+    assert!(
+        s.lines().any(|l| l.starts_with("audio")),
+        "no audio track: {s}"
+    );
+}
+
+#[test]
+fn video_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_video = dir.path().join("notes.mp4");
+    std::fs::write(&not_video, "not a video").unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = brushwork(&[
+        &"video",
+        &not_video,
+        &"-o",
+        &out_dir.join("x.mp4"),
+        &"--style",
+        &"towers",
+    ]);
+    if have("ffprobe") {
+        assert_user_error(&out, "cannot read video", &out_dir);
+    } else {
+        assert!(
+            stderr(&out).contains("needs the ffmpeg command"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = brushwork(&[
+        &"video",
+        &not_video,
+        &"-o",
+        &out_dir.join("x.avi"),
+        &"--style",
+        &"towers",
+    ]);
+    assert_user_error(&out, "use an .mp4, .mkv or .mov name", &out_dir);
+}
+
+#[test]
+fn video_interrupted_leaves_nothing_behind() {
+    if !have("ffmpeg") {
+        eprintln!("SKIPPED video_interrupted_leaves_nothing_behind: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path(), 30);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let child = Command::new(BIN)
+        .arg("video")
+        .arg(&clip)
+        .arg("-o")
+        .arg(out_dir.join("painted.mp4"))
+        .args(["--style", "towers", "--threads", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until encoding has begun (the temporary file exists), then press Ctrl-C.
+    for _ in 0..600 {
+        if std::fs::read_dir(&out_dir).unwrap().next().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -159,6 +159,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         strength: args.strength,
         stabilize: args.stabilize,
         morph_frames: args.morph_frames,
+        preserve_color: false,
     });
     let stats = Stats::default();
     let options = RunOptions {

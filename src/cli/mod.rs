@@ -9,6 +9,7 @@ mod presets;
 mod style_args;
 mod styles;
 mod stylize;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ pub enum Command {
     Interpolate(interpolate::InterpolateArgs),
     Presets(presets::PresetsArgs),
     Live(live::LiveArgs),
+    Video(video::VideoArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -91,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Interpolate(args) => interpolate::run(args),
         Command::Presets(args) => presets::run(args),
         Command::Live(args) => live::run(args),
+        Command::Video(args) => video::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }

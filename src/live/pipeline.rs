@@ -51,6 +51,8 @@ pub struct ControlState {
     pub stabilize: f32,
     /// Frames a morph takes.
     pub morph_frames: u32,
+    /// Keep the input's colours under the stylized luminance.
+    pub preserve_color: bool,
 }
 
 /// Shared between the display thread (which changes it) and the inference thread.
@@ -298,6 +300,9 @@ fn infer(
         let t = Instant::now();
         stylizer.stylize_into(&frame.input, &style, &mut frame.output)?;
         frame.infer_ms = t.elapsed().as_secs_f32() * 1e3;
+        if c.preserve_color {
+            crate::colour::preserve_colour(&mut frame.output, &frame.input);
+        }
         if c.stabilize > 0.0 {
             stabilize(&mut frame.output, &mut previous, c.stabilize);
         }

@@ -1,0 +1,290 @@
+//! `brushwork video`: stylize a whole video file, keeping its sound.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use brushwork::images::ImageError;
+use brushwork::live::source::{probe, VideoFile};
+use brushwork::live::{self, ControlState, Controls, Flow, Mode, RunOptions, Stats};
+use brushwork::Stylizer;
+use clap::Args;
+
+use super::style_args::{Choice, StyleArgs};
+use super::{EngineArgs, UsageError};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Stylize every frame of a video and keep its audio track. The result is H.264 (with AAC
+/// audio) in an .mp4, .mkv or .mov; it appears at OUT only when complete, so a failure or
+/// Ctrl-C never leaves a half-written file. Needs the ffmpeg and ffprobe commands.
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// The video to stylize.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// The stylized video (.mp4, .mkv or .mov).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+
+    /// Downscale so the longer side is at most N pixels (default: the video's own size).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_size: Option<u32>,
+
+    /// Temporal smoothing against flicker, 0 (off) to 0.95.
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    pub stabilize: f32,
+
+    /// H.264 quality: lower is better and larger (0-51).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub crf: u8,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
+    let ext = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("mp4" | "mkv" | "mov")) {
+        return Err(UsageError(format!(
+            "{}: use an .mp4, .mkv or .mov name",
+            args.output.display()
+        ))
+        .into());
+    }
+    if !(0.0..=0.95).contains(&args.stabilize) {
+        return Err(
+            UsageError(format!("--stabilize {} is outside 0..0.95", args.stabilize)).into(),
+        );
+    }
+    if !args.input.is_file() {
+        return Err(ImageError::NotFound(args.input.clone()).into());
+    }
+    if args.output.canonicalize().ok() == args.input.canonicalize().ok() {
+        return Err(UsageError(format!(
+            "{}: refusing to overwrite the input; choose another output",
+            args.output.display()
+        ))
+        .into());
+    }
+    brushwork::images::check_writable_target(&args.output)?;
+    args.style.validate()?;
+    let info = probe(&args.input)?;
+    let size = fit(info.width, info.height, args.max_size);
+
+    let mut stylizer =
+        Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    let plan = args.style.plan(&mut stylizer)?;
+    let Choice::Embedding(style) = plan.choice else {
+        return Err(
+            UsageError("--preset is not supported by `video` yet; use --style".into()).into(),
+        );
+    };
+
+    let dir = brushwork::atomic::parent_dir(&args.output);
+    let tmp = tempfile::Builder::new()
+        .prefix(".brushwork-")
+        .suffix(&format!(".{}", ext.as_deref().unwrap_or("mp4")))
+        .tempfile_in(dir)
+        .map_err(|e| ImageError::Write {
+            path: args.output.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut encoder = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
+        .args(["-s", &format!("{}x{}", size.0, size.1)])
+        .args(["-r", &format!("{}", info.fps)])
+        .args(["-i", "-"])
+        .arg("-i")
+        .arg(&args.input)
+        .args(["-map", "0:v:0", "-map", "1:a?"])
+        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-crf",
+            &args.crf.to_string(),
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(tmp.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| brushwork::live::SourceError::NoFfmpeg {
+            what: "writing video".into(),
+            reason: e.to_string(),
+        })?;
+    let mut stdin = encoder.stdin.take().expect("piped");
+
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    let source = VideoFile::open(&args.input, Some(size), false, false)?;
+    let controls = Controls::new(ControlState {
+        style: 0,
+        morph: None,
+        strength: 1.0,
+        stabilize: args.stabilize,
+        morph_frames: 1,
+        preserve_color: plan.preserve_color,
+    });
+    let styles = vec![if plan.strength < 1.0 {
+        // One own-embedding for the whole video keeps the strength steady from frame to frame.
+        let first = VideoFile::open(&args.input, Some(size), false, false)?;
+        own_blend(&mut stylizer, first, style, plan.strength)?
+    } else {
+        style
+    }];
+    let stats = Stats::default();
+    let started = Instant::now();
+    let mut progress = Progress::new(info.frames);
+    let mut write_error = None;
+    live::run(
+        Box::new(source),
+        &mut stylizer,
+        &styles,
+        &controls,
+        &stats,
+        &RunOptions {
+            mode: Mode::EveryFrame,
+            max_frames: None,
+            pace: false,
+        },
+        &mut |frame| {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return Flow::Stop;
+            }
+            if let Err(e) = stdin.write_all(frame.output.as_raw()) {
+                write_error = Some(e);
+                return Flow::Stop;
+            }
+            progress.tick(stats.shown.load(Ordering::Relaxed), started);
+            Flow::Continue
+        },
+    )?;
+    drop(stdin);
+    progress.finish();
+    let encoded = encoder.wait_with_output()?;
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        eprintln!(
+            "brushwork: interrupted; {} was not written",
+            args.output.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    if !encoded.status.success() || write_error.is_some() {
+        let msg = String::from_utf8_lossy(&encoded.stderr);
+        let reason = msg
+            .lines()
+            .last()
+            .unwrap_or("ffmpeg failed")
+            .trim()
+            .to_string();
+        return Err(ImageError::Write {
+            path: args.output.clone(),
+            reason: format!("encoding failed: {reason}"),
+        }
+        .into());
+    }
+    tmp.persist(&args.output).map_err(|e| ImageError::Write {
+        path: args.output.clone(),
+        reason: e.error.to_string(),
+    })?;
+    let n = stats.shown.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "brushwork: {} frames -> {} in {secs:.1} s ({:.1} fps)",
+        n,
+        args.output.display(),
+        n as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The style pulled toward the video's first frame's own embedding.
+fn own_blend(
+    stylizer: &mut Stylizer,
+    mut first: VideoFile,
+    style: brushwork::StyleEmbedding,
+    strength: f32,
+) -> anyhow::Result<brushwork::StyleEmbedding> {
+    use brushwork::live::FrameSource;
+    let (w, h) = first.size();
+    let mut img = image::RgbImage::new(w, h);
+    first.next_frame(&mut img)?;
+    let own = stylizer.embed(&img)?;
+    Ok(style.with_strength(&own, strength)?)
+}
+
+/// The size to stylize at: the video's own, or scaled down to `max` on the longer side, even.
+fn fit(w: u32, h: u32, max: Option<u32>) -> (u32, u32) {
+    let (w, h) = match max {
+        Some(m) if w.max(h) > m => {
+            let s = f64::from(m) / f64::from(w.max(h));
+            (
+                (f64::from(w) * s).round() as u32,
+                (f64::from(h) * s).round() as u32,
+            )
+        }
+        _ => (w, h),
+    };
+    (w.max(16), h.max(16))
+}
+
+/// A progress bar with fps and ETA on a terminal; silent otherwise.
+struct Progress {
+    total: Option<u64>,
+    tty: bool,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Self {
+        Progress {
+            total,
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn tick(&mut self, done: u64, started: Instant) {
+        if !self.tty || self.last.is_some_and(|t| t.elapsed().as_millis() < 200) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let fps = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let line = match self.total {
+            Some(total) if total > 0 => {
+                let frac = (done as f64 / total as f64).min(1.0);
+                let bar: String = (0..30)
+                    .map(|i| if (i as f64) < frac * 30.0 { '#' } else { ' ' })
+                    .collect();
+                let eta = (total.saturating_sub(done)) as f64 / fps.max(1e-9);
+                format!(
+                    "[{bar}] {done}/{total} frames  {fps:.1} fps  ETA {}:{:02}",
+                    eta as u64 / 60,
+                    eta as u64 % 60
+                )
+            }
+            _ => format!("{done} frames  {fps:.1} fps"),
+        };
+        eprint!("\r{line}\x1b[K");
+    }
+
+    fn finish(&self) {
+        if self.tty && self.last.is_some() {
+            eprintln!();
+        }
+    }
+}
