@@ -17,6 +17,7 @@ pub mod images;
 pub mod live;
 pub mod models;
 pub mod presets;
+pub mod providers;
 pub mod runtime;
 pub mod sheet;
 pub mod style;

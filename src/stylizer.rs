@@ -7,6 +7,8 @@ use ort::value::TensorRef;
 
 use crate::models::{ModelBytes, ModelError, ModelSet};
 use crate::presets::{PresetMix, NUM_PRESETS};
+pub use crate::providers::Device;
+use crate::providers::{self, DeviceError};
 use crate::runtime::{self, RuntimeError};
 use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
 use crate::tensor::{image_to_nchw_padded, image_to_nhwc_padded, nchw_to_image, nhwc_to_image};
@@ -18,27 +20,6 @@ const STYLIZED_IMAGE: &str = "stylized_image";
 const STYLE_WEIGHTS: &str = "style_weights";
 /// The smallest content side the transformer handles (its first reflect pad is 4 px).
 pub const MIN_CONTENT_SIDE: u32 = 16;
-
-/// Where the networks run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Device {
-    /// The fastest provider that starts here (the CPU, in this build).
-    #[default]
-    Auto,
-    /// ONNX Runtime's CPU execution provider.
-    Cpu,
-}
-
-impl std::str::FromStr for Device {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Device::Auto),
-            "cpu" => Ok(Device::Cpu),
-            other => Err(format!("unknown device '{other}'; use auto or cpu")),
-        }
-    }
-}
 
 /// How a [`Stylizer`] is built.
 #[derive(Debug, Clone)]
@@ -68,6 +49,8 @@ pub enum StylizeError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     #[error("image is {width}x{height}; both sides must be at least {MIN_CONTENT_SIDE} px")]
     TooSmall { width: u32, height: u32 },
     #[error(
@@ -113,8 +96,48 @@ pub struct Stylizer {
 impl Stylizer {
     /// Loads ONNX Runtime (once per process) and both networks.
     pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
-        let predict = session(&options.models.predict, options.threads, "style prediction")?;
-        let transform = session(&options.models.transform, options.threads, "transformation")?;
+        // The device is settled on the transformer, the network that matters for speed; `auto`
+        // takes the first candidate that starts. The other networks then use the same one.
+        let (transform, device) = match options.device {
+            Device::Auto => {
+                let mut last_err = None;
+                let mut found = None;
+                for candidate in providers::auto_candidates() {
+                    match session(
+                        &options.models.transform,
+                        options.threads,
+                        candidate,
+                        "transformation",
+                    ) {
+                        Ok(s) => {
+                            found = Some((s, candidate));
+                            break;
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                match (found, last_err) {
+                    (Some(f), _) => f,
+                    (None, Some(e)) => return Err(e),
+                    (None, None) => unreachable!("the CPU is always a candidate"),
+                }
+            }
+            d => (
+                session(
+                    &options.models.transform,
+                    options.threads,
+                    d,
+                    "transformation",
+                )?,
+                d,
+            ),
+        };
+        let predict = session(
+            &options.models.predict,
+            options.threads,
+            device,
+            "style prediction",
+        )?;
         check_io(
             &predict,
             &options.models.predict,
@@ -133,9 +156,7 @@ impl Stylizer {
             multistyle: None,
             threads: options.threads,
             models: options.models,
-            device: match options.device {
-                Device::Auto | Device::Cpu => Device::Cpu,
-            },
+            device,
             predictor_sha256: std::sync::OnceLock::new(),
             content: Vec::new(),
             style: Vec::new(),
@@ -250,7 +271,7 @@ impl Stylizer {
                 .multistyle
                 .as_ref()
                 .ok_or(StylizeError::NoPresets)?;
-            let s = session(model, self.threads, "multi-style")?;
+            let s = session(model, self.threads, self.device, "multi-style")?;
             check_io(&s, model, &[CONTENT_IMAGE, STYLE_WEIGHTS], STYLIZED_IMAGE)?;
             self.multistyle = Some(s);
         }
@@ -294,6 +315,7 @@ fn check_size(img: &RgbImage) -> Result<(), StylizeError> {
 fn session(
     model: &ModelBytes,
     threads: Option<usize>,
+    device: Device,
     role: &'static str,
 ) -> Result<Session, StylizeError> {
     let env = runtime::environment()?;
@@ -309,7 +331,20 @@ fn session(
     if let Some(n) = threads {
         builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;
     }
+    let key = format!("{}-{}", role.replace(' ', "_"), &model.sha256()[..16]);
+    let mut builder = providers::register(builder, device, &key)?;
     builder.commit_from_memory(&model.bytes).map_err(|e| {
+        if device != Device::Cpu {
+            // With the CPU fall-back off, a GPU provider that cannot take every node fails here.
+            return StylizeError::Device(DeviceError::Failed {
+                name: if matches!(device, Device::TensorRt(_)) {
+                    "TensorRT"
+                } else {
+                    "CUDA"
+                },
+                reason: e.to_string(),
+            });
+        }
         StylizeError::Model(ModelError::Invalid {
             path: model.origin.clone(),
             role,

@@ -28,6 +28,13 @@ fn brushwork(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     cmd.output().expect("run brushwork")
 }
 
+/// Says, visibly, that a test did not run here and why (libtest captures `eprintln!` of
+/// passing tests; a direct write to the stderr handle is not captured).
+fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -595,7 +602,10 @@ fn too_old_runtime_is_refused() {
         .arg(&src)
         .status();
     if !matches!(built, Ok(s) if s.success()) {
-        eprintln!("SKIPPED too_old_runtime_is_refused: no working C compiler ({cc})");
+        skip(
+            "too_old_runtime_is_refused",
+            &format!("no working C compiler ({cc})"),
+        );
         return;
     }
     let out = stylize_with_env(&[("ORT_DYLIB_PATH", &lib)], &[]);
@@ -1415,7 +1425,7 @@ fn have(cmd: &str) -> bool {
 #[test]
 fn live_video_file_source() {
     if !have("ffmpeg") {
-        eprintln!("SKIPPED live_video_file_source: ffmpeg is not installed");
+        skip("live_video_file_source", "ffmpeg is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1450,8 +1460,9 @@ fn live_video_file_source() {
 #[test]
 fn live_window_under_xvfb() {
     if !have("xvfb-run") || !have("import") {
-        eprintln!(
-            "SKIPPED live_window_under_xvfb: needs xvfb-run (Debian xvfb) and import (imagemagick)"
+        skip(
+            "live_window_under_xvfb",
+            "needs xvfb-run (Debian xvfb) and import (imagemagick)",
         );
         return;
     }
@@ -1546,7 +1557,10 @@ fn streams(path: &Path) -> String {
 #[test]
 fn video_keeps_every_frame_and_the_sound() {
     if !have("ffmpeg") {
-        eprintln!("SKIPPED video_keeps_every_frame_and_the_sound: ffmpeg is not installed");
+        skip(
+            "video_keeps_every_frame_and_the_sound",
+            "ffmpeg is not installed",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1600,7 +1614,10 @@ fn video_bad_inputs() {
 #[test]
 fn video_interrupted_leaves_nothing_behind() {
     if !have("ffmpeg") {
-        eprintln!("SKIPPED video_interrupted_leaves_nothing_behind: ffmpeg is not installed");
+        skip(
+            "video_interrupted_leaves_nothing_behind",
+            "ffmpeg is not installed",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1637,4 +1654,101 @@ fn video_interrupted_leaves_nothing_behind() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices.
+
+#[test]
+fn unknown_device_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &"towers",
+        &"-o",
+        &dir.path().join("out.png"),
+        &"--device",
+        &"gpu",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown device 'gpu'; use auto, cpu, cuda"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// An explicitly requested GPU provider that cannot start names what is missing and does not
+/// fall back to the CPU (no output is written).
+#[test]
+fn unavailable_gpu_provider_is_an_error_not_a_fallback() {
+    if gpu_available() {
+        skip(
+            "unavailable_gpu_provider_is_an_error_not_a_fallback",
+            "a GPU provider works here",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for device in ["cuda", "tensorrt:1"] {
+        let out = brushwork(&[
+            &"stylize",
+            &example("content/golden_gate_sq.jpg"),
+            &"--style",
+            &"towers",
+            &"-o",
+            &dir.path().join("out.png"),
+            &"--device",
+            &device,
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("built without")
+                || err.contains("has no")
+                || err.contains("could not start"),
+            "{device}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            !dir.path().join("out.png").exists(),
+            "{device} fell back to the CPU"
+        );
+    }
+}
+
+fn gpu_available() -> bool {
+    let out = brushwork(&[&"info"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find(|l| l.starts_with("providers this ONNX Runtime offers"))
+        .is_some_and(|l| l.contains("cuda"))
+}
+
+/// On a GPU: CUDA output within 2/255 of the CPU reference. Skipped (visibly) without one.
+#[test]
+fn cuda_matches_cpu_on_the_golden_images() {
+    if !gpu_available() {
+        skip("cuda_matches_cpu_on_the_golden_images", "no CUDA provider here (build with --features cuda, use ONNX Runtime's GPU library, on a machine with an NVIDIA GPU)");
+        return;
+    }
+    let g = golden();
+    let dir = tempfile::tempdir().unwrap();
+    for case in &g.cases {
+        let got = stylize_to(
+            dir.path(),
+            "gpu.png",
+            &data(&case.content),
+            &[
+                "--style",
+                data(&g.style).to_str().unwrap(),
+                "--device",
+                "cuda",
+            ],
+        );
+        let diff = mean_abs_diff_per_channel(&got, &load(&data(&case.expected)));
+        assert!(diff.iter().all(|d| *d <= 2.0), "{}: {diff:?}", case.content);
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use brushwork::providers::{self, Device};
 use brushwork::Stylizer;
 use clap::Args;
 
@@ -20,7 +21,24 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     println!("brushwork {}", env!("CARGO_PKG_VERSION"));
     println!("ONNX Runtime {} ({})", rt.version, rt.path.display());
     println!("  {}", rt.build);
-    println!("device: {:?}", stylizer.device());
+    println!("device in use: {}", stylizer.device());
+    println!(
+        "providers compiled in: {}",
+        providers::compiled().join(", ")
+    );
+    let offered: Vec<String> = [Device::Cpu, Device::Cuda(0), Device::TensorRt(0)]
+        .into_iter()
+        .filter(|d| providers::in_runtime(*d))
+        .map(|d| d.to_string().trim_end_matches(":0").to_string())
+        .collect();
+    println!(
+        "providers this ONNX Runtime offers (of those compiled in): {}",
+        offered.join(", ")
+    );
+    match gpu_names() {
+        Some(names) => println!("GPU: {names}"),
+        None => println!("GPU: none found (nvidia-smi absent or silent)"),
+    }
     let models = stylizer.models();
     for (role, model) in [
         ("style prediction", Some(&models.predict)),
@@ -39,4 +57,16 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         println!("  {line}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The NVIDIA GPUs `nvidia-smi` lists, if it is installed.
+fn gpu_names() -> Option<String> {
+    let out = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .replace('\n', ", ");
+    (out.status.success() && !text.is_empty()).then_some(text)
 }

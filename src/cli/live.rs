@@ -172,7 +172,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         pace: !args.unpaced,
     };
 
-    let mut display = Display::new(&args, w, h, &labels)?;
+    let mut display = Display::new(&args, w, h, &labels, stylizer.device().to_string())?;
     let started = Instant::now();
     live::run(
         source,
@@ -219,6 +219,7 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 /// The display stage: a window or a recorder, plus the measurements.
 struct Display<'a> {
     window: Option<Window>,
+    device: String,
     labels: &'a [String],
     record: Option<PathBuf>,
     side_by_side: bool,
@@ -238,7 +239,13 @@ struct Display<'a> {
 const SAMPLES: usize = 4096;
 
 impl<'a> Display<'a> {
-    fn new(args: &LiveArgs, w: u32, h: u32, labels: &'a [String]) -> anyhow::Result<Self> {
+    fn new(
+        args: &LiveArgs,
+        w: u32,
+        h: u32,
+        labels: &'a [String],
+        device: String,
+    ) -> anyhow::Result<Self> {
         let window = if args.headless {
             None
         } else {
@@ -258,6 +265,7 @@ impl<'a> Display<'a> {
         };
         Ok(Display {
             window,
+            device,
             labels,
             record: args.record.clone(),
             side_by_side: false,
@@ -331,8 +339,8 @@ impl<'a> Display<'a> {
             None => format!("{} {}", c.style + 1, self.labels[c.style]),
         };
         let status = format!(
-            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {style}  strength {:.2}",
-            frame.infer_ms, c.strength
+            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {}  {style}  strength {:.2}",
+            frame.infer_ms, self.device, c.strength
         );
         for y in 0..12.min(h) {
             for x in 0..cw {

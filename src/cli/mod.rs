@@ -54,7 +54,9 @@ pub enum Command {
 /// Options shared by every command that runs a model.
 #[derive(Debug, Args, Clone)]
 pub struct EngineArgs {
-    /// Where the networks run: auto (the fastest provider that starts) or cpu.
+    /// Where the networks run: auto (the fastest provider that starts: tensorrt, cuda, then
+    /// cpu), cpu, cuda, cuda:N, tensorrt or tensorrt:N (GPU providers need a build with
+    /// --features cuda / tensorrt and ONNX Runtime's GPU library).
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: Device,
 

@@ -62,7 +62,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     if verbose {
         let rt = brushwork::runtime::info()?;
         eprintln!(
-            "brushwork: ONNX Runtime {} from {}; device {:?}; ready in {:.0} ms",
+            "brushwork: ONNX Runtime {} from {}; device {}; ready in {:.0} ms",
             rt.version,
             rt.path.display(),
             stylizer.device(),

@@ -1,0 +1,268 @@
+//! Execution providers: which device runs the networks, and how each is brought up.
+//!
+//! `cpu` is always there. `cuda` and `tensorrt` need brushwork built with the cargo features of
+//! those names *and* an ONNX Runtime build that has them (the `onnxruntime-gpu` package's
+//! library, with CUDA and cuDNN libraries on the loader path). An explicitly requested provider
+//! that cannot start is an error that says what is missing, never a silent fall-back to the
+//! CPU; and ONNX Runtime's own CPU fall-back for nodes the GPU provider cannot run is switched
+//! off, so "cuda" means every node runs on the GPU. `auto` tries TensorRT, then CUDA, then the
+//! CPU, and reports what it picked.
+
+use std::str::FromStr;
+
+use ort::session::builder::SessionBuilder;
+
+/// Where the networks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The fastest provider that starts here.
+    #[default]
+    Auto,
+    /// ONNX Runtime's CPU execution provider.
+    Cpu,
+    /// NVIDIA CUDA, on the GPU with this index.
+    Cuda(u32),
+    /// NVIDIA TensorRT, on the GPU with this index.
+    TensorRt(u32),
+}
+
+impl FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, id) = match s.split_once(':') {
+            Some((n, id)) => {
+                let id = id.parse().map_err(|_| {
+                    format!("device '{s}': the GPU index must be a number, e.g. cuda:1")
+                })?;
+                (n, Some(id))
+            }
+            None => (s, None),
+        };
+        match (name, id) {
+            ("auto", None) => Ok(Device::Auto),
+            ("cpu", None) => Ok(Device::Cpu),
+            ("cuda", id) => Ok(Device::Cuda(id.unwrap_or(0))),
+            ("tensorrt", id) => Ok(Device::TensorRt(id.unwrap_or(0))),
+            _ => Err(format!(
+                "unknown device '{s}'; use auto, cpu, cuda, cuda:N, tensorrt or tensorrt:N"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Auto => write!(f, "auto"),
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(id) => write!(f, "cuda:{id}"),
+            Device::TensorRt(id) => write!(f, "tensorrt:{id}"),
+        }
+    }
+}
+
+/// Why a provider could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("this brushwork was built without {name} support; rebuild it with `cargo build --release --features {feature}`")]
+    NotCompiled {
+        name: &'static str,
+        feature: &'static str,
+    },
+    #[error("the ONNX Runtime in use ({path}) has no {name} execution provider; point ORT_DYLIB_PATH at the libonnxruntime.so of the onnxruntime-gpu package (with libonnxruntime_providers_*.so beside it), with the CUDA and cuDNN libraries on LD_LIBRARY_PATH")]
+    NotInRuntime { name: &'static str, path: String },
+    #[error("{name} could not start: {reason}")]
+    Failed { name: &'static str, reason: String },
+}
+
+/// The providers this binary was built with.
+pub fn compiled() -> Vec<&'static str> {
+    let mut v = vec!["cpu"];
+    if cfg!(feature = "cuda") {
+        v.push("cuda");
+    }
+    if cfg!(feature = "tensorrt") {
+        v.push("tensorrt");
+    }
+    v
+}
+
+/// Whether the loaded ONNX Runtime offers the provider (it may still fail to start, e.g.
+/// without a GPU). Always true for the CPU; false for providers not compiled in.
+pub fn in_runtime(device: Device) -> bool {
+    if !matches!(device, Device::Auto | Device::Cpu) && crate::runtime::environment().is_err() {
+        return false; // asking ort before our loader has run would make ort load on its own
+    }
+    match device {
+        Device::Auto | Device::Cpu => true,
+        #[cfg(feature = "cuda")]
+        Device::Cuda(_) => {
+            <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available().unwrap_or(false)
+        }
+        #[cfg(feature = "tensorrt")]
+        Device::TensorRt(_) => {
+            <ort::ep::TensorRT as ort::ep::ExecutionProvider>::is_available().unwrap_or(false)
+        }
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// The candidates `auto` tries, fastest first.
+pub fn auto_candidates() -> Vec<Device> {
+    let mut v = Vec::new();
+    if cfg!(feature = "tensorrt") && in_runtime(Device::TensorRt(0)) {
+        v.push(Device::TensorRt(0));
+    }
+    if cfg!(feature = "cuda") && in_runtime(Device::Cuda(0)) {
+        v.push(Device::Cuda(0));
+    }
+    v.push(Device::Cpu);
+    v
+}
+
+/// Registers `device` (never `Auto`) on a session builder; `model_key` names TensorRT's
+/// engine cache entries.
+pub fn register(
+    builder: SessionBuilder,
+    device: Device,
+    model_key: &str,
+) -> Result<SessionBuilder, DeviceError> {
+    let runtime_path = || {
+        crate::runtime::info()
+            .map(|i| i.path.display().to_string())
+            .unwrap_or_default()
+    };
+    match device {
+        Device::Auto | Device::Cpu => Ok(builder),
+        Device::Cuda(id) => {
+            let name = "CUDA";
+            if !cfg!(feature = "cuda") {
+                return Err(DeviceError::NotCompiled {
+                    name,
+                    feature: "cuda",
+                });
+            }
+            if !in_runtime(device) {
+                return Err(DeviceError::NotInRuntime {
+                    name,
+                    path: runtime_path(),
+                });
+            }
+            register_cuda(builder, id)
+        }
+        Device::TensorRt(id) => {
+            let name = "TensorRT";
+            if !cfg!(feature = "tensorrt") {
+                return Err(DeviceError::NotCompiled {
+                    name,
+                    feature: "tensorrt",
+                });
+            }
+            if !in_runtime(device) {
+                return Err(DeviceError::NotInRuntime {
+                    name,
+                    path: runtime_path(),
+                });
+            }
+            register_tensorrt(builder, id, model_key)
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn register_cuda(builder: SessionBuilder, id: u32) -> Result<SessionBuilder, DeviceError> {
+    let failed = |e: ort::Error| DeviceError::Failed {
+        name: "CUDA",
+        reason: e.to_string(),
+    };
+    builder
+        .with_execution_providers([ort::ep::CUDA::default()
+            .with_device_id(id as i32)
+            .build()
+            .error_on_failure()])
+        .map_err(|e| failed(e.into()))?
+        .with_disable_cpu_fallback()
+        .map_err(|e| failed(e.into()))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn register_cuda(_builder: SessionBuilder, _id: u32) -> Result<SessionBuilder, DeviceError> {
+    unreachable!("checked by register")
+}
+
+#[cfg(feature = "tensorrt")]
+fn register_tensorrt(
+    builder: SessionBuilder,
+    id: u32,
+    model_key: &str,
+) -> Result<SessionBuilder, DeviceError> {
+    let failed = |e: ort::Error| DeviceError::Failed {
+        name: "TensorRT",
+        reason: e.to_string(),
+    };
+    // Engines are specific to the model, the GPU and the precision: keyed by all three.
+    let cache = crate::runtime::cache_dir()
+        .join("tensorrt")
+        .join(format!("gpu{id}"));
+    let _ = std::fs::create_dir_all(&cache);
+    let cache = cache.display().to_string();
+    eprintln!(
+        "brushwork: TensorRT builds an engine for each model the first time (this can take minutes); it is cached in {cache}"
+    );
+    builder
+        .with_execution_providers([ort::ep::TensorRT::default()
+            .with_device_id(id as i32)
+            .with_engine_cache(true)
+            .with_engine_cache_path(&cache)
+            .with_engine_cache_prefix(model_key)
+            .with_timing_cache(true)
+            .with_timing_cache_path(&cache)
+            // Sizes people use: 64x64 to 3840x2160, tuned for 1280x720 (NHWC content input).
+            .with_profile_min_shapes("content_image:1x64x64x3")
+            .with_profile_opt_shapes("content_image:1x720x1280x3")
+            .with_profile_max_shapes("content_image:1x2160x3840x3")
+            .build()
+            .error_on_failure()])
+        .map_err(|e| failed(e.into()))?
+        .with_disable_cpu_fallback()
+        .map_err(|e| failed(e.into()))
+}
+
+#[cfg(not(feature = "tensorrt"))]
+fn register_tensorrt(
+    _builder: SessionBuilder,
+    _id: u32,
+    _model_key: &str,
+) -> Result<SessionBuilder, DeviceError> {
+    unreachable!("checked by register")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse() {
+        assert_eq!("auto".parse(), Ok(Device::Auto));
+        assert_eq!("cpu".parse(), Ok(Device::Cpu));
+        assert_eq!("cuda".parse(), Ok(Device::Cuda(0)));
+        assert_eq!("cuda:1".parse(), Ok(Device::Cuda(1)));
+        assert_eq!("tensorrt:2".parse(), Ok(Device::TensorRt(2)));
+        assert!("cuda:x"
+            .parse::<Device>()
+            .unwrap_err()
+            .contains("GPU index"));
+        assert!("gpu"
+            .parse::<Device>()
+            .unwrap_err()
+            .contains("unknown device 'gpu'"));
+        assert_eq!(Device::Cuda(3).to_string(), "cuda:3");
+    }
+
+    #[test]
+    fn the_cpu_is_always_a_candidate_and_last() {
+        assert_eq!(auto_candidates().last(), Some(&Device::Cpu));
+        assert!(compiled().contains(&"cpu"));
+    }
+}
