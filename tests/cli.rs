@@ -83,6 +83,43 @@ fn assert_user_error(out: &Output, needle: &str, dir: &Path) {
     );
 }
 
+/// Runs `stylize INPUT --style STYLE -o DIR/OUTPUT EXTRA...` in a fresh directory and asserts a
+/// user error that mentions `needle`, with nothing left in the directory.
+fn stylize_fails(
+    input: &Path,
+    style: &dyn AsRef<std::ffi::OsStr>,
+    output: &str,
+    extra: &[&str],
+    needle: &str,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("stylize")
+        .arg(input)
+        .arg("--style")
+        .arg(style)
+        .arg("-o")
+        .arg(dir.path().join(output))
+        .args(extra);
+    assert_user_error(&cmd.output().unwrap(), needle, dir.path());
+}
+
+/// Stylizes each input with `style` and returns the results, in order.
+fn stylize_each(dir: &Path, inputs: &[&Path], style: &Path) -> Vec<RgbImage> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            stylize_to(
+                dir,
+                &format!("each{i}.png"),
+                input,
+                &["--style", style.to_str().unwrap()],
+            )
+        })
+        .collect()
+}
+
 #[derive(serde::Deserialize)]
 struct Golden {
     style: String,
@@ -278,14 +315,11 @@ fn alpha_is_flattened_onto_white() {
     RgbImage::from_pixel(48, 32, Rgb([255, 255, 255]))
         .save(&white)
         .unwrap();
-    let style = example("styles/red_texture_sq.jpg");
-    let mut results = Vec::new();
-    for input in [&clear, &white] {
-        let o = dir.path().join(format!("out{}.png", results.len()));
-        let out = brushwork(&[&"stylize", input, &"--style", &style, &"-o", &o]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        results.push(load(&o));
-    }
+    let results = stylize_each(
+        dir.path(),
+        &[&clear, &white],
+        &example("styles/red_texture_sq.jpg"),
+    );
     assert_eq!(results[0], results[1]);
 }
 
@@ -303,112 +337,89 @@ fn sixteen_bit_grayscale_input() {
         .into_rgb8()
         .save(&p8)
         .unwrap();
-    let style = example("styles/towers_1916_sq.jpg");
-    let mut results = Vec::new();
-    for input in [&p16, &p8] {
-        let o = dir.path().join(format!("out{}.png", results.len()));
-        let out = brushwork(&[&"stylize", input, &"--style", &style, &"-o", &o]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        results.push(load(&o));
-    }
+    let results = stylize_each(
+        dir.path(),
+        &[&p16, &p8],
+        &example("styles/towers_1916_sq.jpg"),
+    );
     assert_eq!(results[0], results[1]);
 }
 
 #[test]
 fn missing_content_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &dir.path().join("nope.jpg"),
-        &"--style",
         &example("styles/bricks_sq.jpg"),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "nope.jpg: no such file", dir.path());
+        "out.png",
+        &[],
+        "nope.jpg: no such file",
+    );
 }
 
 #[test]
 fn missing_style_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &dir.path().join("nostyle.jpg"),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "nostyle.jpg: no such file", dir.path());
+        "out.png",
+        &[],
+        "nostyle.jpg: no such file",
+    );
 }
 
 #[test]
 fn not_an_image() {
-    let dir = tempfile::tempdir().unwrap();
     let input = tempfile::NamedTempFile::with_suffix(".jpg").unwrap();
     std::fs::write(input.path(), "this is not a picture\n").unwrap();
-    let out = brushwork(&[
-        &"stylize",
-        &input.path(),
-        &"--style",
+    stylize_fails(
+        input.path(),
         &example("styles/bricks_sq.jpg"),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "not an image brushwork can decode", dir.path());
+        "out.png",
+        &[],
+        "not an image brushwork can decode",
+    );
 }
 
 #[test]
 fn truncated_image() {
-    let dir = tempfile::tempdir().unwrap();
     let whole = std::fs::read(data("content_333x250.png")).unwrap();
     let input = tempfile::NamedTempFile::with_suffix(".png").unwrap();
     std::fs::write(input.path(), &whole[..whole.len() / 2]).unwrap();
-    let out = brushwork(&[
-        &"stylize",
-        &input.path(),
-        &"--style",
+    stylize_fails(
+        input.path(),
         &example("styles/bricks_sq.jpg"),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "not an image brushwork can decode", dir.path());
+        "out.png",
+        &[],
+        "not an image brushwork can decode",
+    );
 }
 
 #[test]
 fn image_too_small() {
-    let dir = tempfile::tempdir().unwrap();
     let input = tempfile::NamedTempFile::with_suffix(".png").unwrap();
     RgbImage::from_pixel(15, 200, Rgb([1, 2, 3]))
         .save(input.path())
         .unwrap();
-    let out = brushwork(&[
-        &"stylize",
-        &input.path(),
-        &"--style",
+    stylize_fails(
+        input.path(),
         &example("styles/bricks_sq.jpg"),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(
-        &out,
+        "out.png",
+        &[],
         "image is 15x200; both sides must be at least 16 px",
-        dir.path(),
     );
 }
 
 #[test]
 fn unknown_output_extension() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &example("styles/bricks_sq.jpg"),
-        &"-o",
-        &dir.path().join("out.xyz"),
-    ]);
-    assert_user_error(&out, "out.xyz: unknown output format", dir.path());
+        "out.xyz",
+        &[],
+        "out.xyz: unknown output format",
+    );
 }
 
 #[test]
@@ -773,7 +784,6 @@ fn builtin_styles_are_what_embed_makes_from_their_paintings() {
 }
 
 fn style_file_error(edit: impl FnOnce(&mut serde_json::Value), needle: &str) {
-    let dir = tempfile::tempdir().unwrap();
     let mut v: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("styles/bricks.style.json")).unwrap(),
     )
@@ -784,15 +794,13 @@ fn style_file_error(edit: impl FnOnce(&mut serde_json::Value), needle: &str) {
         .tempfile()
         .unwrap();
     std::fs::write(file.path(), v.to_string()).unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &file.path(),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, needle, dir.path());
+        "out.png",
+        &[],
+        needle,
+    );
 }
 
 #[test]
@@ -826,21 +834,18 @@ fn style_file_from_another_model() {
 
 #[test]
 fn style_file_that_is_not_json() {
-    let dir = tempfile::tempdir().unwrap();
     let file = tempfile::Builder::new()
         .suffix(".style.json")
         .tempfile()
         .unwrap();
     std::fs::write(file.path(), "{\"embedding\": [NaN]}").unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &file.path(),
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "not a brushwork style file", dir.path());
+        "out.png",
+        &[],
+        "not a brushwork style file",
+    );
 }
 
 fn blend_error(styles: &[&str], weights: &str, needle: &str) {
@@ -869,32 +874,24 @@ fn bad_blend_weights() {
 
 #[test]
 fn unknown_style_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &"van-gogh-please",
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "unknown style 'van-gogh-please'", dir.path());
+        "out.png",
+        &[],
+        "unknown style 'van-gogh-please'",
+    );
 }
 
 #[test]
 fn strength_outside_zero_to_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
+    stylize_fails(
         &example("content/golden_gate_sq.jpg"),
-        &"--style",
         &"towers",
-        &"--strength",
-        &"1.5",
-        &"-o",
-        &dir.path().join("out.png"),
-    ]);
-    assert_user_error(&out, "--strength 1.5 is outside 0..1", dir.path());
+        "out.png",
+        &["--strength", "1.5"],
+        "--strength 1.5 is outside 0..1",
+    );
 }
 
 #[test]
