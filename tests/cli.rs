@@ -1621,15 +1621,17 @@ fn video_interrupted_leaves_nothing_behind() {
     let clip = make_clip(dir.path(), 30);
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let child = Command::new(BIN)
-        .arg("video")
+    // Like a terminal's Ctrl-C: brushwork leads its own process group, and SIGINT goes to the
+    // whole group.
+    let mut cmd = Command::new(BIN);
+    cmd.arg("video")
         .arg(&clip)
         .arg("-o")
         .arg(out_dir.join("painted.mp4"))
         .args(["--style", "towers", "--threads", "1"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().unwrap();
     // Wait until encoding has begun (the temporary file exists), then press Ctrl-C.
     for _ in 0..600 {
         if std::fs::read_dir(&out_dir).unwrap().next().is_some() {

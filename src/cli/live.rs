@@ -1,5 +1,6 @@
 //! `brushwork live`: a camera, video or pattern, stylized in real time in a window (or headless).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -219,6 +220,8 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 /// The display stage: a window or a recorder, plus the measurements.
 struct Display<'a> {
     window: Option<Window>,
+    /// The status line, rebuilt in place each frame.
+    status: String,
     device: String,
     labels: &'a [String],
     record: Option<PathBuf>,
@@ -265,6 +268,7 @@ impl<'a> Display<'a> {
         };
         Ok(Display {
             window,
+            status: String::with_capacity(128),
             device,
             labels,
             record: args.record.clone(),
@@ -329,26 +333,37 @@ impl<'a> Display<'a> {
         if self.side_by_side {
             image::imageops::replace(&mut self.canvas, &frame.input, i64::from(w), 0);
         }
-        let style = match c.morph {
-            Some((from, to, t)) => format!(
+        self.status.clear();
+        let _ = write!(
+            self.status,
+            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {}  ",
+            frame.infer_ms, self.device
+        );
+        let _ = match c.morph {
+            Some((from, to, t)) => write!(
+                self.status,
                 "{} > {} {:.0}%",
                 self.labels[from],
                 self.labels[to],
                 t * 100.0
             ),
-            None => format!("{} {}", c.style + 1, self.labels[c.style]),
+            None => write!(self.status, "{} {}", c.style + 1, self.labels[c.style]),
         };
-        let status = format!(
-            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {}  {style}  strength {:.2}",
-            frame.infer_ms, self.device, c.strength
-        );
+        let _ = write!(self.status, "  strength {:.2}", c.strength);
         for y in 0..12.min(h) {
             for x in 0..cw {
                 let p = self.canvas.get_pixel_mut(x, y);
                 p.0 = p.0.map(|v| v / 3);
             }
         }
-        draw_text_scaled(&mut self.canvas, 3, 2, &status, Rgb([255, 255, 255]), 1);
+        draw_text_scaled(
+            &mut self.canvas,
+            3,
+            2,
+            &self.status,
+            Rgb([255, 255, 255]),
+            1,
+        );
         self.pixels.resize((cw * h) as usize, 0);
         for (dst, p) in self.pixels.iter_mut().zip(self.canvas.pixels()) {
             *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);

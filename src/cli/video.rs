@@ -101,7 +101,17 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             path: args.output.clone(),
             reason: e.to_string(),
         })?;
-    let mut encoder = Command::new("ffmpeg")
+    // A dead encoder must be an error we handle (and clean up after), not a SIGPIPE that kills
+    // brushwork with the temporary file still there.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mut encoder = Command::new("ffmpeg");
+    // Own process group: Ctrl-C reaches brushwork alone, which then stops the encoder itself.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut encoder, 0);
+    let mut encoder = encoder
         .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
         .args(["-s", &format!("{}x{}", size.0, size.1)])
         .args(["-r", &format!("{}", info.fps)])

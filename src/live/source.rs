@@ -383,6 +383,10 @@ impl VideoFile {
             .arg("-")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        // Its own process group: a terminal's Ctrl-C goes to brushwork, which stops cleanly,
+        // rather than also ending the decoder mid-stream (which would look like the video's end).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| SourceError::NoFfmpeg {
             what: "reading video".into(),
             reason: e.to_string(),
