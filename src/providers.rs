@@ -50,6 +50,17 @@ impl FromStr for Device {
     }
 }
 
+impl Device {
+    /// The execution provider's name as ONNX Runtime's documentation spells it.
+    pub fn provider_name(self) -> &'static str {
+        match self {
+            Device::Auto | Device::Cpu => "CPU",
+            Device::Cuda(_) => "CUDA",
+            Device::TensorRt(_) => "TensorRT",
+        }
+    }
+}
+
 impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -122,51 +133,31 @@ pub fn auto_candidates() -> Vec<Device> {
 }
 
 /// Registers `device` (never `Auto`) on a session builder; `model_key` names TensorRT's
-/// engine cache entries.
+/// engine cache entries (called only for TensorRT).
 pub fn register(
     builder: SessionBuilder,
     device: Device,
-    model_key: &str,
+    model_key: impl FnOnce() -> String,
 ) -> Result<SessionBuilder, DeviceError> {
-    let runtime_path = || {
-        crate::runtime::info()
-            .map(|i| i.path.display().to_string())
-            .unwrap_or_default()
+    let (feature, compiled) = match device {
+        Device::Auto | Device::Cpu => return Ok(builder),
+        Device::Cuda(_) => ("cuda", cfg!(feature = "cuda")),
+        Device::TensorRt(_) => ("tensorrt", cfg!(feature = "tensorrt")),
     };
+    let name = device.provider_name();
+    if !compiled {
+        return Err(DeviceError::NotCompiled { name, feature });
+    }
+    if !in_runtime(device) {
+        let path = crate::runtime::info()
+            .map(|i| i.path.display().to_string())
+            .unwrap_or_default();
+        return Err(DeviceError::NotInRuntime { name, path });
+    }
     match device {
-        Device::Auto | Device::Cpu => Ok(builder),
-        Device::Cuda(id) => {
-            let name = "CUDA";
-            if !cfg!(feature = "cuda") {
-                return Err(DeviceError::NotCompiled {
-                    name,
-                    feature: "cuda",
-                });
-            }
-            if !in_runtime(device) {
-                return Err(DeviceError::NotInRuntime {
-                    name,
-                    path: runtime_path(),
-                });
-            }
-            register_cuda(builder, id)
-        }
-        Device::TensorRt(id) => {
-            let name = "TensorRT";
-            if !cfg!(feature = "tensorrt") {
-                return Err(DeviceError::NotCompiled {
-                    name,
-                    feature: "tensorrt",
-                });
-            }
-            if !in_runtime(device) {
-                return Err(DeviceError::NotInRuntime {
-                    name,
-                    path: runtime_path(),
-                });
-            }
-            register_tensorrt(builder, id, model_key)
-        }
+        Device::Cuda(id) => register_cuda(builder, id),
+        Device::TensorRt(id) => register_tensorrt(builder, id, &model_key()),
+        Device::Auto | Device::Cpu => unreachable!("returned above"),
     }
 }
 

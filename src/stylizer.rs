@@ -331,8 +331,9 @@ fn session(
     if let Some(n) = threads {
         builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;
     }
-    let key = format!("{}-{}", role.replace(' ', "_"), &model.sha256()[..16]);
-    let mut builder = providers::register(builder, device, &key)?;
+    // The cache key hashes the model: only TensorRT (engine caches) asks for it.
+    let key = || format!("{}-{}", role.replace(' ', "_"), &model.sha256()[..16]);
+    let mut builder = providers::register(builder, device, key)?;
     builder.commit_from_memory(&model.bytes).map_err(|e| {
         if device != Device::Cpu {
             // With the CPU fall-back off, a GPU provider that cannot take every node fails here.
