@@ -10,7 +10,7 @@ use clap::Args;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::{EngineArgs, UsageError};
+use super::{parse_size, proc_status_mb, EngineArgs};
 
 /// Measure speed and memory: per size, the median transformer time with the style embedding
 /// cached, the time of one style embedding, model load time and peak RSS (each size in a fresh
@@ -58,7 +58,7 @@ struct SizeResult {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(size) = &args.one {
-        let (w, h) = parse_size(size)?;
+        let (w, h) = parse_size(size, "size", "1280x720", 16384)?;
         let result = measure_one(&args, w, h)?;
         println!("{}", serde_json::to_string(&result)?);
         return Ok(ExitCode::SUCCESS);
@@ -66,7 +66,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let sizes: Vec<(u32, u32)> = args
         .sizes
         .iter()
-        .map(|s| parse_size(s))
+        .map(|s| parse_size(s, "size", "1280x720", 16384))
         .collect::<Result<_, _>>()?;
     let exe = std::env::current_exe()?;
     if !args.json {
@@ -156,7 +156,7 @@ fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
         transform_ms_min: times.iter().copied().fold(f64::INFINITY, f64::min),
         embed_ms_median: median(&mut embed),
         load_ms,
-        peak_rss_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        peak_rss_mb: proc_status_mb("VmHWM").unwrap_or(f64::NAN),
     })
 }
 
@@ -204,17 +204,6 @@ fn pattern(w: u32, h: u32, seed: u32) -> RgbImage {
     })
 }
 
-fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
-    let bad = || UsageError(format!("size '{s}': use WIDTHxHEIGHT, e.g. 1280x720"));
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let w: u32 = w.trim().parse().map_err(|_| bad())?;
-    let h: u32 = h.trim().parse().map_err(|_| bad())?;
-    if w < 16 || h < 16 || w > 16384 || h > 16384 {
-        return Err(UsageError(format!("size '{s}': sides must be 16 to 16384")).into());
-    }
-    Ok((w, h))
-}
-
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -222,18 +211,4 @@ fn ms(t: Instant) -> f64 {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// Peak resident set size of this process (Linux: VmHWM).
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }

@@ -19,7 +19,7 @@ use image::{Rgb, RgbImage};
 use minifb::{Key, KeyRepeat, Window, WindowOptions};
 use serde::Serialize;
 
-use super::{EngineArgs, UsageError};
+use super::{parse_size, proc_status_mb, EngineArgs, UsageError};
 
 /// Stylize a webcam, a video or a test pattern live, in a window.
 ///
@@ -124,7 +124,11 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     if args.styles.len() > 9 {
         return Err(UsageError("at most 9 styles (keys 1-9)".into()).into());
     }
-    let size = args.size.as_deref().map(parse_size).transpose()?;
+    let size = args
+        .size
+        .as_deref()
+        .map(|s| parse_size(s, "--size", "640x480", 8192))
+        .transpose()?;
     let sources: Vec<StyleSource> = args
         .styles
         .iter()
@@ -201,20 +205,6 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
-    let bad = || {
-        UsageError(format!(
-            "--size {s}: use WIDTHxHEIGHT, e.g. 640x480 (sides 16 to 8192)"
-        ))
-    };
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
-    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
-        return Err(bad().into());
-    }
-    Ok((w, h))
 }
 
 /// The display stage: a window or a recorder, plus the measurements.
@@ -296,7 +286,7 @@ impl<'a> Display<'a> {
         push_ring(&mut self.latencies, latency, shown);
         push_ring(&mut self.infer, frame.infer_ms, shown);
         if shown == 30 {
-            self.rss_after_30 = rss_mb();
+            self.rss_after_30 = proc_status_mb("VmRSS").unwrap_or(f64::NAN);
         }
         if let Some(f) = &mut self.flicker {
             if self.last_seq.is_some_and(|s| s + 1 == frame.seq) || self.last_seq.is_none() {
@@ -453,7 +443,7 @@ impl<'a> Display<'a> {
             latency_ms_max: percentile(&mut lat, 1.0),
             infer_ms_max: percentile(&mut inf, 1.0),
             rss_mb_after_30: self.rss_after_30,
-            rss_mb_end: rss_mb(),
+            rss_mb_end: proc_status_mb("VmRSS").unwrap_or(f64::NAN),
             flicker: self
                 .flicker
                 .as_ref()
@@ -494,16 +484,4 @@ fn digit(k: Key) -> Option<usize> {
     ]
     .iter()
     .position(|d| *d == k)
-}
-
-/// Resident set size now (Linux: VmRSS), MB.
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -151,3 +151,34 @@ pub fn one_line(err: &anyhow::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// Parses WIDTHxHEIGHT with both sides in 16..=`max`; `label` and `example` shape the error.
+pub fn parse_size(s: &str, label: &str, example: &str, max: u32) -> anyhow::Result<(u32, u32)> {
+    let bad = || {
+        UsageError(format!(
+            "{label} '{s}': use WIDTHxHEIGHT, e.g. {example}; sides 16 to {max}"
+        ))
+    };
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(16..=max).contains(&w) || !(16..=max).contains(&h) {
+        return Err(bad().into());
+    }
+    Ok((w, h))
+}
+
+/// A memory figure of this process from /proc/self/status (Linux), in MB: `VmRSS` now,
+/// `VmHWM` at its peak.
+pub fn proc_status_mb(key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}

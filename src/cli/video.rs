@@ -14,6 +14,7 @@ use brushwork::Stylizer;
 use clap::Args;
 
 use super::style_args::{Choice, StyleArgs};
+use super::stylize::fit_dims;
 use super::{EngineArgs, UsageError};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -237,18 +238,9 @@ fn own_blend(
     Ok(style.with_strength(&own, strength)?)
 }
 
-/// The size to stylize at: the video's own, or scaled down to `max` on the longer side, even.
+/// The size to stylize at: the video's own, or scaled down to `max` on the longer side.
 fn fit(w: u32, h: u32, max: Option<u32>) -> (u32, u32) {
-    let (w, h) = match max {
-        Some(m) if w.max(h) > m => {
-            let s = f64::from(m) / f64::from(w.max(h));
-            (
-                (f64::from(w) * s).round() as u32,
-                (f64::from(h) * s).round() as u32,
-            )
-        }
-        _ => (w, h),
-    };
+    let (w, h) = max.map_or((w, h), |m| fit_dims(w, h, m));
     (w.max(16), h.max(16))
 }
 
