@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 
-/// The smallest side brushwork accepts: the transformer needs room for its reflect padding, and
-/// anything smaller carries no style worth transferring.
-pub const MIN_SIDE: u32 = 16;
+/// The smallest side brushwork accepts: the transformer needs room for its reflect padding
+/// (the limit lives with the transformer, in [`crate::stylizer`]).
+use crate::stylizer::MIN_CONTENT_SIDE as MIN_SIDE;
 
 /// Problems with a user's pictures or output paths. All of them are the user's to fix.
 #[derive(Debug, thiserror::Error)]
