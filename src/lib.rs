@@ -26,6 +26,6 @@ pub mod style_source;
 pub mod stylizer;
 pub mod tensor;
 
-pub use models::ModelSet;
+pub use models::{ModelSet, Precision};
 pub use style::StyleEmbedding;
 pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions};

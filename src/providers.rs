@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use ort::session::builder::SessionBuilder;
 
+use crate::models::Precision;
+
 /// Where the networks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
@@ -132,11 +134,12 @@ pub fn auto_candidates() -> Vec<Device> {
     v
 }
 
-/// Registers `device` (never `Auto`) on a session builder; `model_key` names TensorRT's
-/// engine cache entries (called only for TensorRT).
+/// Registers `device` (never `Auto`) on a session builder for a model of `precision`;
+/// `model_key` names TensorRT's engine cache entries (called only for TensorRT).
 pub fn register(
     builder: SessionBuilder,
     device: Device,
+    precision: Precision,
     model_key: impl FnOnce() -> String,
 ) -> Result<SessionBuilder, DeviceError> {
     let (feature, compiled) = match device {
@@ -156,7 +159,7 @@ pub fn register(
     }
     match device {
         Device::Cuda(id) => register_cuda(builder, id),
-        Device::TensorRt(id) => register_tensorrt(builder, id, &model_key()),
+        Device::TensorRt(id) => register_tensorrt(builder, id, precision, &model_key()),
         Device::Auto | Device::Cpu => unreachable!("returned above"),
     }
 }
@@ -186,13 +189,15 @@ fn register_cuda(_builder: SessionBuilder, _id: u32) -> Result<SessionBuilder, D
 fn register_tensorrt(
     builder: SessionBuilder,
     id: u32,
+    precision: Precision,
     model_key: &str,
 ) -> Result<SessionBuilder, DeviceError> {
     let failed = |e: ort::Error| DeviceError::Failed {
         name: "TensorRT",
         reason: e.to_string(),
     };
-    // Engines are specific to the model, the GPU and the precision: keyed by all three.
+    // Engines are specific to the model, the GPU and the precision: keyed by all three (the
+    // key names the precision and the model's hash; the directory, the GPU).
     let cache = crate::runtime::cache_dir()
         .join("tensorrt")
         .join(format!("gpu{id}"));
@@ -209,6 +214,11 @@ fn register_tensorrt(
             .with_engine_cache_prefix(model_key)
             .with_timing_cache(true)
             .with_timing_cache_path(&cache)
+            // The int8 model's Q/DQ nodes are explicit quantization for TensorRT, which needs
+            // its INT8 flag for them; fp16 lets it pick half-precision kernels. Both allow
+            // fp16 for the layers between.
+            .with_int8(precision == Precision::Int8)
+            .with_fp16(precision != Precision::Fp32)
             // Sizes people use: 64x64 to 3840x2160, tuned for 1280x720 (NHWC content input).
             .with_profile_min_shapes("content_image:1x64x64x3")
             .with_profile_opt_shapes("content_image:1x720x1280x3")
@@ -224,6 +234,7 @@ fn register_tensorrt(
 fn register_tensorrt(
     _builder: SessionBuilder,
     _id: u32,
+    _precision: Precision,
     _model_key: &str,
 ) -> Result<SessionBuilder, DeviceError> {
     unreachable!("checked by register")

@@ -1,17 +1,20 @@
 //! [`Stylizer`]: the two networks in ONNX Runtime sessions, with the buffers they reuse.
 
 use image::RgbImage;
+use ort::memory::Allocator;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::TensorRef;
+use ort::session::{IoBinding, Session};
+use ort::value::{Tensor, TensorElementType, TensorRef};
 
-use crate::models::{ModelBytes, ModelError, ModelSet};
+use crate::models::{ModelBytes, ModelError, ModelSet, Precision};
 use crate::presets::{PresetMix, NUM_PRESETS};
 pub use crate::providers::Device;
 use crate::providers::{self, DeviceError};
 use crate::runtime::{self, RuntimeError};
 use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
-use crate::tensor::{image_to_nchw_padded, image_to_nhwc_padded, nchw_to_image, nhwc_to_image};
+use crate::tensor::{
+    fill_nhwc_padded, image_to_nchw_padded, nchw_to_image, nhwc_to_image, nhwc_u8_to_image, padded,
+};
 
 const STYLE_IMAGE: &str = "style_image";
 const STYLE_EMBEDDING: &str = "style_embedding";
@@ -29,7 +32,11 @@ pub struct StylizerOptions {
     /// Threads per inference (ONNX Runtime's intra-op threads); `None` lets it choose (one per
     /// physical core).
     pub threads: Option<usize>,
+    /// Where the transformation network runs (the style-prediction network always runs on the
+    /// CPU: see [`Stylizer::new`]).
     pub device: Device,
+    /// The transformer variant; `None` picks int8 on the CPU and fp16 on a GPU.
+    pub precision: Option<Precision>,
 }
 
 impl Default for StylizerOptions {
@@ -38,6 +45,7 @@ impl Default for StylizerOptions {
             models: ModelSet::embedded(),
             threads: None,
             device: Device::Auto,
+            precision: None,
         }
     }
 }
@@ -58,6 +66,11 @@ pub enum StylizeError {
         crate::models::MULTISTYLE_FILE
     )]
     NoPresets,
+    #[error(
+        "the models in use have no {precision} transformation network ({}); use --precision int8 or add that file to the models directory",
+        precision.file()
+    )]
+    NoVariant { precision: Precision },
     #[error("inference failed: {0}")]
     Inference(#[from] ort::Error),
 }
@@ -79,15 +92,14 @@ pub enum StylizeError {
 /// ```
 pub struct Stylizer {
     predict: Session,
-    transform: Session,
+    transform: Transformer,
     /// The 26-style network, loaded on first use of a preset.
     multistyle: Option<Session>,
     threads: Option<usize>,
     models: ModelSet,
-    device: Device,
     /// sha256 of the style-prediction model, computed on first use.
     predictor_sha256: std::sync::OnceLock<String>,
-    /// The padded content tensor, reused between calls.
+    /// The padded content tensor of the multi-style network, reused between calls.
     content: Vec<f32>,
     /// The style image tensor, reused between calls.
     style: Vec<f32>,
@@ -95,47 +107,39 @@ pub struct Stylizer {
 
 impl Stylizer {
     /// Loads ONNX Runtime (once per process) and both networks.
+    ///
+    /// The device and precision are settled on the transformation network, the one that runs
+    /// per frame; `Device::Auto` takes the first candidate that starts. The style-prediction
+    /// network runs on the CPU whatever the device: it runs once per style (7 ms), a GPU
+    /// session for it would cost more to start than it saves, and its embeddings, which style
+    /// files store, are then the same on every machine.
     pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
-        // The device is settled on the transformer, the network that matters for speed; `auto`
-        // takes the first candidate that starts. The other networks then use the same one.
-        let (transform, device) = match options.device {
+        let transform = match options.device {
             Device::Auto => {
                 let mut last_err = None;
                 let mut found = None;
                 for candidate in providers::auto_candidates() {
-                    match session(
-                        &options.models.transform,
-                        options.threads,
-                        candidate,
-                        "transformation",
-                    ) {
-                        Ok(s) => {
-                            found = Some((s, candidate));
+                    match Transformer::new(&options, candidate) {
+                        Ok(t) => {
+                            found = Some(t);
                             break;
                         }
                         Err(e) => last_err = Some(e),
                     }
                 }
                 match (found, last_err) {
-                    (Some(f), _) => f,
+                    (Some(t), _) => t,
                     (None, Some(e)) => return Err(e),
                     (None, None) => unreachable!("the CPU is always a candidate"),
                 }
             }
-            d => (
-                session(
-                    &options.models.transform,
-                    options.threads,
-                    d,
-                    "transformation",
-                )?,
-                d,
-            ),
+            device => Transformer::new(&options, device)?,
         };
         let predict = session(
             &options.models.predict,
             options.threads,
-            device,
+            Device::Cpu,
+            Precision::Int8,
             "style prediction",
         )?;
         check_io(
@@ -144,28 +148,26 @@ impl Stylizer {
             &[STYLE_IMAGE],
             STYLE_EMBEDDING,
         )?;
-        check_io(
-            &transform,
-            &options.models.transform,
-            &[CONTENT_IMAGE, STYLE_EMBEDDING],
-            STYLIZED_IMAGE,
-        )?;
         Ok(Stylizer {
             predict,
             transform,
             multistyle: None,
             threads: options.threads,
             models: options.models,
-            device,
             predictor_sha256: std::sync::OnceLock::new(),
             content: Vec::new(),
             style: Vec::new(),
         })
     }
 
-    /// The device the networks run on (what `Auto` resolved to).
+    /// The device the transformation network runs on (what `Auto` resolved to).
     pub fn device(&self) -> Device {
-        self.device
+        self.transform.device
+    }
+
+    /// The transformation network's variant (what `None` resolved to).
+    pub fn precision(&self) -> Precision {
+        self.transform.precision
     }
 
     /// sha256 of the style-prediction model: style files record it, and are only valid with it.
@@ -182,7 +184,10 @@ impl Stylizer {
     /// One line per network input and output: name, element type and shape.
     pub fn describe_io(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for (role, session) in [("predict", &self.predict), ("transform", &self.transform)] {
+        for (role, session) in [
+            ("predict", &self.predict),
+            ("transform", &self.transform.session),
+        ] {
             for (dir, outlets) in [("in ", session.inputs()), ("out", session.outputs())] {
                 for o in outlets {
                     lines.push(format!("{role} {dir} {}: {}", o.name(), o.dtype()));
@@ -236,22 +241,160 @@ impl Stylizer {
         if out.dimensions() != content.dimensions() {
             *out = RgbImage::new(content.width(), content.height());
         }
-        let (h, w) = image_to_nhwc_padded(content, &mut self.content);
-        let input = TensorRef::from_array_view(([1, h, w, 3], &self.content[..]))?;
-        let embedding = TensorRef::from_array_view(([1, 1, 1, EMBEDDING_DIM], style.as_slice()))?;
-        let outputs = self.transform.run(ort::inputs![
-            CONTENT_IMAGE => input,
-            STYLE_EMBEDDING => embedding,
-        ])?;
-        let (shape, values) = outputs[STYLIZED_IMAGE].try_extract_tensor::<f32>()?;
+        self.transform.run(content, style, out)
+    }
+}
+
+/// The transformation network's session and its I/O binding. The style embedding is bound
+/// once per style, and the pixel tensors are allocated and the output bound once per frame
+/// size, so a frame costs one copy in and one copy out, and no allocation.
+struct Transformer {
+    session: Session,
+    device: Device,
+    precision: Precision,
+    origin: String,
+    /// The variants with 8-bit pixels in and out (fp32, fp16) rather than floats in 0..1.
+    bytes: bool,
+    binding: IoBinding,
+    frame: Option<FrameTensors>,
+    bound_style: Option<StyleEmbedding>,
+}
+
+/// The padded input tensor of one frame size (its output tensor lives in the binding).
+struct FrameTensors {
+    height: usize,
+    width: usize,
+    input: Pixels,
+}
+
+enum Pixels {
+    F32(Tensor<f32>),
+    U8(Tensor<u8>),
+}
+
+impl Pixels {
+    fn new(bytes: bool, height: usize, width: usize) -> Result<Self, ort::Error> {
+        let shape = [1, height, width, 3];
+        Ok(if bytes {
+            Pixels::U8(Tensor::new(&Allocator::default(), shape)?)
+        } else {
+            Pixels::F32(Tensor::new(&Allocator::default(), shape)?)
+        })
+    }
+}
+
+impl Transformer {
+    fn new(options: &StylizerOptions, device: Device) -> Result<Self, StylizeError> {
+        let precision = match options.precision {
+            Some(p) => p,
+            None if device == Device::Cpu => Precision::Int8,
+            // On a GPU, half precision when the models have it.
+            None => [Precision::Fp16, Precision::Fp32]
+                .into_iter()
+                .find(|p| options.models.transform_for(*p).is_some())
+                .unwrap_or(Precision::Int8),
+        };
+        let model = options
+            .models
+            .transform_for(precision)
+            .ok_or(StylizeError::NoVariant { precision })?;
+        let session = session(model, options.threads, device, precision, "transformation")?;
+        check_io(
+            &session,
+            model,
+            &[CONTENT_IMAGE, STYLE_EMBEDDING],
+            STYLIZED_IMAGE,
+        )?;
+        let element = |outlets: &[ort::value::Outlet], name: &str| {
+            outlets
+                .iter()
+                .find(|o| o.name() == name)
+                .and_then(|o| o.dtype().tensor_type())
+        };
+        let bytes = match (
+            element(session.inputs(), CONTENT_IMAGE),
+            element(session.outputs(), STYLIZED_IMAGE),
+        ) {
+            (Some(TensorElementType::Float32), Some(TensorElementType::Float32)) => false,
+            (Some(TensorElementType::Uint8), Some(TensorElementType::Uint8)) => true,
+            (i, o) => {
+                return Err(StylizeError::Model(ModelError::Invalid {
+                    path: model.origin.clone(),
+                    role: "transformation",
+                    reason: format!(
+                        "its pixels are {i:?} in and {o:?} out; brushwork needs float32 or uint8, the same both ways"
+                    ),
+                }))
+            }
+        };
+        let binding = session.create_binding()?;
+        Ok(Transformer {
+            session,
+            device,
+            precision,
+            origin: model.origin.clone(),
+            bytes,
+            binding,
+            frame: None,
+            bound_style: None,
+        })
+    }
+
+    fn run(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        let (h, w) = (
+            padded(content.height()) as usize,
+            padded(content.width()) as usize,
+        );
+        if !matches!(&self.frame, Some(f) if (f.height, f.width) == (h, w)) {
+            match Pixels::new(self.bytes, h, w)? {
+                Pixels::F32(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
+                Pixels::U8(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
+            }
+            self.frame = Some(FrameTensors {
+                height: h,
+                width: w,
+                input: Pixels::new(self.bytes, h, w)?,
+            });
+        }
+        let frame = self.frame.as_mut().expect("allocated above");
+        // Bound again each frame: for a GPU that is the copy to the device; on the CPU the
+        // binding refers to the tensor itself.
+        match &mut frame.input {
+            Pixels::F32(t) => {
+                fill_nhwc_padded(content, t.extract_tensor_mut().1, |v| f32::from(v) / 255.0);
+                self.binding.bind_input(CONTENT_IMAGE, t)?;
+            }
+            Pixels::U8(t) => {
+                fill_nhwc_padded(content, t.extract_tensor_mut().1, |v| v);
+                self.binding.bind_input(CONTENT_IMAGE, t)?;
+            }
+        }
+        if self.bound_style.as_ref() != Some(style) {
+            let embedding =
+                Tensor::from_array(([1, 1, 1, EMBEDDING_DIM], style.as_slice().to_vec()))?;
+            self.binding.bind_input(STYLE_EMBEDDING, &embedding)?;
+            self.bound_style = Some(*style);
+        }
+        let outputs = self.session.run_binding(&self.binding)?;
+        let result = &outputs[STYLIZED_IMAGE];
+        let shape = result.shape();
         if shape.len() != 4 || shape[1] as usize != h || shape[2] as usize != w || shape[3] != 3 {
             return Err(StylizeError::Model(ModelError::Invalid {
-                path: self.models.transform.origin.clone(),
+                path: self.origin.clone(),
                 role: "transformation",
                 reason: format!("output shape {shape:?} for input [1, {h}, {w}, 3]"),
             }));
         }
-        nhwc_to_image(values, w, out);
+        if self.bytes {
+            nhwc_u8_to_image(result.try_extract_tensor::<u8>()?.1, w, out);
+        } else {
+            nhwc_to_image(result.try_extract_tensor::<f32>()?.1, w, out);
+        }
         Ok(())
     }
 }
@@ -271,7 +414,14 @@ impl Stylizer {
                 .multistyle
                 .as_ref()
                 .ok_or(StylizeError::NoPresets)?;
-            let s = session(model, self.threads, self.device, "multi-style")?;
+            // Already a float graph: it runs where the transformer runs, in float32.
+            let s = session(
+                model,
+                self.threads,
+                self.transform.device,
+                Precision::Fp32,
+                "multi-style",
+            )?;
             check_io(&s, model, &[CONTENT_IMAGE, STYLE_WEIGHTS], STYLIZED_IMAGE)?;
             self.multistyle = Some(s);
         }
@@ -316,6 +466,7 @@ fn session(
     model: &ModelBytes,
     threads: Option<usize>,
     device: Device,
+    precision: Precision,
     role: &'static str,
 ) -> Result<Session, StylizeError> {
     let env = runtime::environment()?;
@@ -332,8 +483,14 @@ fn session(
         builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;
     }
     // The cache key hashes the model: only TensorRT (engine caches) asks for it.
-    let key = || format!("{}-{}", role.replace(' ', "_"), &model.sha256()[..16]);
-    let mut builder = providers::register(builder, device, key)?;
+    let key = || {
+        format!(
+            "{}-{precision}-{}",
+            role.replace(' ', "_"),
+            &model.sha256()[..16]
+        )
+    };
+    let mut builder = providers::register(builder, device, precision, key)?;
     builder.commit_from_memory(&model.bytes).map_err(|e| {
         if device != Device::Cpu {
             // With the CPU fall-back off, a GPU provider that cannot take every node fails here.

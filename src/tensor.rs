@@ -27,25 +27,54 @@ fn reflect(i: u32, n: u32) -> u32 {
 /// and right edges. `buf` is resized as needed and reused across calls.
 pub fn image_to_nhwc_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
     let (w, h) = img.dimensions();
+    buf.resize((padded(w) * padded(h) * 3) as usize, 0.0);
+    fill_nhwc_padded(img, buf, |v| f32::from(v) / 255.0)
+}
+
+/// Writes `img` into `out`, a `[1, padded(h), padded(w), 3]` tensor of any element type,
+/// reflect-padding the bottom and right edges and converting each byte with `convert`.
+/// Returns the padded `(height, width)`.
+///
+/// # Panics
+/// If `out` does not hold exactly `padded(h) * padded(w) * 3` elements.
+pub fn fill_nhwc_padded<T: Copy>(
+    img: &RgbImage,
+    out: &mut [T],
+    convert: impl Fn(u8) -> T,
+) -> (usize, usize) {
+    let (w, h) = img.dimensions();
     let (pw, ph) = (padded(w), padded(h));
-    buf.resize((pw * ph * 3) as usize, 0.0);
+    assert_eq!(out.len(), (pw * ph * 3) as usize, "tensor size");
     let src = img.as_raw();
     let row_len = (pw * 3) as usize;
-    for (y, row) in buf.chunks_exact_mut(row_len).enumerate() {
+    for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
         let sy = reflect(y as u32, h) as usize;
         let src_row = &src[sy * (w as usize) * 3..(sy + 1) * (w as usize) * 3];
         let (body, tail) = row.split_at_mut((w * 3) as usize);
         for (d, s) in body.iter_mut().zip(src_row) {
-            *d = f32::from(*s) / 255.0;
+            *d = convert(*s);
         }
         for (x, px) in tail.chunks_exact_mut(3).enumerate() {
             let sx = reflect(w + x as u32, w) as usize;
             for c in 0..3 {
-                px[c] = f32::from(src_row[sx * 3 + c]) / 255.0;
+                px[c] = convert(src_row[sx * 3 + c]);
             }
         }
     }
     (ph as usize, pw as usize)
+}
+
+/// Copies the top-left `out.width() x out.height()` of an 8-bit NHWC tensor whose rows are
+/// `tensor_width` pixels wide into `out` (the output of a network that rounds in its graph).
+pub fn nhwc_u8_to_image(tensor: &[u8], tensor_width: usize, out: &mut RgbImage) {
+    let w = out.width() as usize;
+    for (dst_row, src_row) in out
+        .as_mut()
+        .chunks_exact_mut(w * 3)
+        .zip(tensor.chunks_exact(tensor_width * 3))
+    {
+        dst_row.copy_from_slice(&src_row[..w * 3]);
+    }
 }
 
 /// Writes the top-left `out.width() x out.height()` of an NHWC tensor whose rows are
@@ -142,6 +171,20 @@ mod tests {
         assert_eq!(at(7, 7, 0), 10.0 / 255.0); // corner mirrors (5, 1)
         let mut back = RgbImage::new(5, 6);
         nhwc_to_image(&buf, w, &mut back);
+        assert_eq!(back, img);
+    }
+
+    #[test]
+    fn byte_tensors_pad_and_crop_like_float_ones() {
+        let img = RgbImage::from_fn(6, 5, |x, y| image::Rgb([x as u8 * 20, y as u8 * 30, 9]));
+        let (mut floats, mut bytes) = (Vec::new(), vec![0u8; 8 * 8 * 3]);
+        let dims = image_to_nhwc_padded(&img, &mut floats);
+        assert_eq!(fill_nhwc_padded(&img, &mut bytes, |v| v), dims);
+        for (b, f) in bytes.iter().zip(&floats) {
+            assert_eq!(f32::from(*b) / 255.0, *f);
+        }
+        let mut back = RgbImage::new(6, 5);
+        nhwc_u8_to_image(&bytes, dims.1, &mut back);
         assert_eq!(back, img);
     }
 

@@ -6,10 +6,18 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_brushwork");
+/// The binary under test. `BRUSHWORK_TEST_BIN` and `BRUSHWORK_TEST_ROOT` let a copy of this
+/// test binary run on another machine (the GPU machine, which has no Rust toolchain).
+fn bin() -> PathBuf {
+    std::env::var_os("BRUSHWORK_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_brushwork")))
+}
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("BRUSHWORK_TEST_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn data(name: &str) -> PathBuf {
@@ -21,7 +29,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn brushwork(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     for a in args {
         cmd.arg(a);
     }
@@ -93,7 +101,7 @@ fn stylize_fails(
     needle: &str,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("stylize")
         .arg(input)
         .arg("--style")
@@ -130,7 +138,10 @@ struct Golden {
 #[derive(serde::Deserialize)]
 struct GoldenCase {
     content: String,
+    /// The int8 model's output.
     expected: String,
+    /// The float (fp32) variant's output, the reference for fp32 and fp16.
+    expected_float: String,
     width: u32,
     height: u32,
 }
@@ -140,8 +151,9 @@ fn golden() -> Golden {
     serde_json::from_str(&text).expect("parse golden.json")
 }
 
-#[test]
-fn stylize_matches_python_onnxruntime_at_full_resolution() {
+/// Stylizes every golden photo with `--device device --precision precision` and holds each
+/// channel's mean abs difference from the Python reference to `limit` (in 1/255).
+fn matches_golden(device: &str, precision: &str, limit: f64) {
     let g = golden();
     let dir = tempfile::tempdir().unwrap();
     assert!(
@@ -157,6 +169,10 @@ fn stylize_matches_python_onnxruntime_at_full_resolution() {
             &data(&g.style),
             &"-o",
             &out_path,
+            &"--device",
+            &device,
+            &"--precision",
+            &precision,
         ]);
         assert!(out.status.success(), "{}: {}", case.content, stderr(&out));
         let got = load(&out_path);
@@ -166,15 +182,127 @@ fn stylize_matches_python_onnxruntime_at_full_resolution() {
             "{}",
             case.content
         );
-        let diff = mean_abs_diff_per_channel(&got, &load(&data(&case.expected)));
+        let expected = match precision {
+            "int8" => &case.expected,
+            _ => &case.expected_float,
+        };
+        let diff = mean_abs_diff_per_channel(&got, &load(&data(expected)));
         for (c, d) in diff.iter().enumerate() {
             assert!(
-                *d <= 1.0,
-                "{} channel {c}: mean abs diff {d} > 1/255",
+                *d <= limit,
+                "{device} {precision} {} channel {c}: mean abs diff {d} > {limit}/255",
                 case.content
             );
         }
     }
+}
+
+#[test]
+fn stylize_matches_python_onnxruntime_at_full_resolution() {
+    matches_golden("cpu", "int8", 1.0);
+}
+
+#[test]
+fn float_variants_match_their_python_reference() {
+    // fp32 is the reference itself; on the CPU, ONNX Runtime computes fp16 in float32 from
+    // half-precision weights (0.06/255 from fp32 in python-export).
+    matches_golden("cpu", "fp32", 1.0);
+    matches_golden("cpu", "fp16", 1.0);
+}
+
+#[test]
+fn auto_precision_on_the_cpu_is_the_int8_reference() {
+    let g = golden();
+    let dir = tempfile::tempdir().unwrap();
+    let case = &g.cases[2];
+    let out = brushwork(&[
+        &"stylize",
+        &data(&case.content),
+        &"--style",
+        &data(&g.style),
+        &"-o",
+        &dir.path().join("out.png"),
+        &"--device",
+        &"cpu",
+        &"-v",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("transformer on cpu in int8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        load(&dir.path().join("out.png")),
+        load(&data(&case.expected))
+    );
+}
+
+#[test]
+fn one_stylizer_switching_sizes_and_styles_gives_what_fresh_ones_give() {
+    // The transformer binds its tensors per size and its embedding per style: changing either
+    // between calls must rebind, never reuse stale ones.
+    use brushwork::{Precision, Stylizer, StylizerOptions};
+    let g = golden();
+    let photos: Vec<RgbImage> = g.cases.iter().map(|c| load(&data(&c.content))).collect();
+    for precision in [Precision::Int8, Precision::Fp32] {
+        let options = StylizerOptions {
+            device: brushwork::Device::Cpu,
+            precision: Some(precision),
+            ..Default::default()
+        };
+        let mut shared = Stylizer::new(options.clone()).unwrap();
+        let styles = [
+            shared.embed(&load(&data(&g.style))).unwrap(),
+            shared
+                .embed(&load(&example("styles/bricks_sq.jpg")))
+                .unwrap(),
+        ];
+        let order = [(0, 0), (1, 1), (0, 1), (2, 0), (0, 0), (1, 0)];
+        for (photo, style) in order {
+            let got = shared.stylize(&photos[photo], &styles[style]).unwrap();
+            let mut fresh = Stylizer::new(options.clone()).unwrap();
+            let want = fresh.stylize(&photos[photo], &styles[style]).unwrap();
+            assert!(
+                got == want,
+                "{precision}: photo {photo} with style {style} differs after other calls"
+            );
+        }
+    }
+}
+
+#[test]
+fn precision_that_the_models_directory_lacks() {
+    let (dir, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let models = models.path();
+    for f in ["style_predict.onnx", "style_transform.onnx"] {
+        std::fs::copy(root().join("models").join(f), models.join(f)).unwrap();
+    }
+    let run = |precision: &str| {
+        brushwork(&[
+            &"stylize",
+            &example("content/golden_gate_sq.jpg"),
+            &"--style",
+            &example("styles/bricks_sq.jpg"),
+            &"-o",
+            &dir.path().join("out.png"),
+            &"--models",
+            &models,
+            &"--precision",
+            &precision,
+        ])
+    };
+    assert_user_error(
+        &run("fp16"),
+        "have no fp16 transformation network (style_transform_fp16.onnx)",
+        dir.path(),
+    );
+    let out = run("fp8");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown precision 'fp8'"));
+    assert!(!dir.path().join("out.png").exists());
+    // auto needs no variant: on the CPU it is the int8 model
+    assert!(run("auto").status.success());
 }
 
 #[test]
@@ -546,7 +674,7 @@ fn models_dir_with_the_exported_models_works() {
 
 fn stylize_with_env(env: &[(&str, &Path)], unset: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("stylize")
         .arg(example("content/golden_gate_sq.jpg"))
         .arg("--style")
@@ -662,7 +790,7 @@ fn info_names_the_runtime_and_models() {
 
 fn stylize_to(dir: &Path, name: &str, content: &Path, extra: &[&str]) -> RgbImage {
     let out_path = dir.join(name);
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("stylize")
         .arg(content)
         .arg("-o")
@@ -850,7 +978,7 @@ fn style_file_that_is_not_json() {
 
 fn blend_error(styles: &[&str], weights: &str, needle: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("stylize")
         .arg(example("content/golden_gate_sq.jpg"))
         .arg("-o")
@@ -1211,7 +1339,7 @@ fn presets_sheet_shows_all_26() {
 fn bad_preset_specs() {
     let dir = tempfile::tempdir().unwrap();
     let run = |spec: &str, extra: &[&str]| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.arg("stylize")
             .arg(example("content/golden_gate_sq.jpg"))
             .arg("-o")
@@ -1232,9 +1360,8 @@ fn bad_preset_specs() {
 
 #[test]
 fn models_dir_without_the_multistyle_network_has_no_presets() {
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
+    let (dir, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let models = models.path();
     for f in ["style_predict.onnx", "style_transform.onnx"] {
         std::fs::copy(root().join("models").join(f), models.join(f)).unwrap();
     }
@@ -1257,7 +1384,7 @@ fn models_dir_without_the_multistyle_network_has_no_presets() {
 // Live: the pipeline on synthetic and file sources, headless and in a real window.
 
 fn live_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("live")
         .args(args)
         .arg("--json")
@@ -1479,8 +1606,9 @@ fn live_window_under_xvfb() {
     let expected = stylize_to(dir.path(), "expected.png", &photo, &["--style", "towers"]);
     let shot = dir.path().join("screen.png");
     let script = format!(
-        "'{BIN}' live --style towers --source '{}' --loop --frames 240 --threads 2 & \
+        "'{}' live --style towers --source '{}' --loop --frames 240 --threads 2 & \
          sleep 4; import -window root -crop 320x240+240+180 '{}'; wait",
+        bin().display(),
         frames.display(),
         shot.display()
     );
@@ -1623,7 +1751,7 @@ fn video_interrupted_leaves_nothing_behind() {
     std::fs::create_dir(&out_dir).unwrap();
     // Like a terminal's Ctrl-C: brushwork leads its own process group, and SIGINT goes to the
     // whole group.
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("video")
         .arg(&clip)
         .arg("-o")
@@ -1726,28 +1854,16 @@ fn gpu_available() -> bool {
         .is_some_and(|l| l.contains("cuda"))
 }
 
-/// On a GPU: CUDA output within 2/255 of the CPU reference. Skipped (visibly) without one.
+/// On a GPU: each precision's CUDA output within 2/255 of the CPU reference (int8 against
+/// the int8 model's goldens, fp32 and fp16 against the float goldens). Skipped (visibly)
+/// without one.
 #[test]
 fn cuda_matches_cpu_on_the_golden_images() {
     if !gpu_available() {
         skip("cuda_matches_cpu_on_the_golden_images", "no CUDA provider here (build with --features cuda, use ONNX Runtime's GPU library, on a machine with an NVIDIA GPU)");
         return;
     }
-    let g = golden();
-    let dir = tempfile::tempdir().unwrap();
-    for case in &g.cases {
-        let got = stylize_to(
-            dir.path(),
-            "gpu.png",
-            &data(&case.content),
-            &[
-                "--style",
-                data(&g.style).to_str().unwrap(),
-                "--device",
-                "cuda",
-            ],
-        );
-        let diff = mean_abs_diff_per_channel(&got, &load(&data(&case.expected)));
-        assert!(diff.iter().all(|d| *d <= 2.0), "{}: {diff:?}", case.content);
+    for precision in ["fp16", "fp32", "int8"] {
+        matches_golden("cuda", precision, 2.0);
     }
 }

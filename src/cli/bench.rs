@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse_size, proc_status_mb, EngineArgs};
 
-/// Measure speed and memory: per size, the median transformer time with the style embedding
-/// cached, the time of one style embedding, model load time and peak RSS (each size in a fresh
-/// process), then process start to first 384x384 image written by `brushwork stylize`.
+/// Measure speed and memory: per size, the median time of a frame (8-bit RGB in, transformer,
+/// 8-bit RGB out, style embedding cached) and its fps, the first frame's latency from session
+/// creation on, the time of one style embedding and peak RSS (each size in a fresh process),
+/// then process start to first 384x384 image written by `brushwork stylize`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Sizes to measure, WIDTHxHEIGHT, comma-separated.
@@ -25,7 +26,8 @@ pub struct BenchArgs {
     )]
     pub sizes: Vec<String>,
 
-    /// Timed runs per size (after one warm-up run); the median is reported.
+    /// Timed runs per size (after the first frame, which is reported apart); the median is
+    /// reported.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: u32,
 
@@ -49,8 +51,14 @@ pub struct BenchArgs {
 struct SizeResult {
     width: u32,
     height: u32,
-    transform_ms_median: f64,
-    transform_ms_min: f64,
+    device: String,
+    precision: String,
+    /// One frame: padding and conversion in, the transformer, conversion and crop out.
+    frame_ms_median: f64,
+    frame_ms_min: f64,
+    /// From the start of session creation to the first frame out (includes model load,
+    /// provider start-up, a TensorRT engine build, one style embedding).
+    first_frame_ms: f64,
     embed_ms_median: f64,
     load_ms: f64,
     peak_rss_mb: f64,
@@ -70,8 +78,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<_, _>>()?;
     let exe = std::env::current_exe()?;
     if !args.json {
-        println!("| size | transformer, median ms | min ms | style embedding ms | model load ms | peak RSS MB |");
-        println!("|---|---|---|---|---|---|");
+        println!("| size | device | precision | frame, median ms | fps | min ms | first frame ms | model load ms | style embedding ms | peak RSS MB |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
     }
     for (w, h) in sizes {
         let mut cmd = Command::new(&exe);
@@ -91,13 +99,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", line.trim());
         } else {
             println!(
-                "| {}x{} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+                "| {}x{} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} |",
                 r.width,
                 r.height,
-                r.transform_ms_median,
-                r.transform_ms_min,
-                r.embed_ms_median,
+                r.device,
+                r.precision,
+                r.frame_ms_median,
+                1e3 / r.frame_ms_median,
+                r.frame_ms_min,
+                r.first_frame_ms,
                 r.load_ms,
+                r.embed_ms_median,
                 r.peak_rss_mb
             );
         }
@@ -123,26 +135,29 @@ fn forward_engine_args(cmd: &mut Command, engine: &EngineArgs) {
     if let Some(m) = &engine.models {
         cmd.arg("--models").arg(m);
     }
-    let device = format!("{:?}", engine.device).to_lowercase();
-    cmd.args(["--device", &device]);
+    cmd.args(["--device", &engine.device.to_string()]);
+    if let Some(p) = engine.precision {
+        cmd.args(["--precision", &p.to_string()]);
+    }
 }
 
 fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
-    let t = Instant::now();
-    let mut stylizer = Stylizer::new(args.engine.options()?)?;
-    let load_ms = ms(t);
     let painting = pattern(256, 256, 1);
     let content = pattern(w, h, 2);
+    let mut out = RgbImage::new(w, h);
+    let start = Instant::now();
+    let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    let load_ms = ms(start);
+    let mut style = stylizer.embed(&painting)?;
+    stylizer.stylize_into(&content, &style, &mut out)?;
+    let first_frame_ms = ms(start);
 
     let mut embed = Vec::new();
-    let mut style = stylizer.embed(&painting)?;
     for _ in 0..args.runs.min(5) {
         let t = Instant::now();
         style = stylizer.embed(&painting)?;
         embed.push(ms(t));
     }
-    let mut out = RgbImage::new(w, h);
-    stylizer.stylize_into(&content, &style, &mut out)?; // warm-up
     let mut times = Vec::new();
     for _ in 0..args.runs {
         let t = Instant::now();
@@ -152,8 +167,11 @@ fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
     Ok(SizeResult {
         width: w,
         height: h,
-        transform_ms_median: median(&mut times),
-        transform_ms_min: times.iter().copied().fold(f64::INFINITY, f64::min),
+        device: stylizer.device().to_string(),
+        precision: stylizer.precision().to_string(),
+        frame_ms_median: median(&mut times),
+        frame_ms_min: times.iter().copied().fold(f64::INFINITY, f64::min),
+        first_frame_ms,
         embed_ms_median: median(&mut embed),
         load_ms,
         peak_rss_mb: proc_status_mb("VmHWM").unwrap_or(f64::NAN),

@@ -21,7 +21,11 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     println!("brushwork {}", env!("CARGO_PKG_VERSION"));
     println!("ONNX Runtime {} ({})", rt.version, rt.path.display());
     println!("  {}", rt.build);
-    println!("device in use: {}", stylizer.device());
+    println!(
+        "device in use: {} (transformation network, {}); style prediction: cpu",
+        stylizer.device(),
+        stylizer.precision()
+    );
     println!(
         "providers compiled in: {}",
         providers::compiled().join(", ")
@@ -42,7 +46,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let models = stylizer.models();
     for (role, model) in [
         ("style prediction", Some(&models.predict)),
-        ("transformation", Some(&models.transform)),
+        ("transformation (int8)", Some(&models.transform)),
+        ("transformation (fp32)", models.transform_fp32.as_ref()),
+        ("transformation (fp16)", models.transform_fp16.as_ref()),
         ("multi-style (presets)", models.multistyle.as_ref()),
     ] {
         match model {

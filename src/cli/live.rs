@@ -177,7 +177,13 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         pace: !args.unpaced,
     };
 
-    let mut display = Display::new(&args, w, h, &labels, stylizer.device().to_string())?;
+    let mut display = Display::new(
+        &args,
+        w,
+        h,
+        &labels,
+        format!("{} {}", stylizer.device(), stylizer.precision()),
+    )?;
     let started = Instant::now();
     live::run(
         source,

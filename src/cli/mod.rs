@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use brushwork::images::ImageError;
 use brushwork::live::SourceError;
-use brushwork::models::ModelError;
+use brushwork::models::{ModelError, Precision};
 use brushwork::presets::PresetError;
 use brushwork::style::BlendError;
 use brushwork::style_file::StyleFileError;
@@ -60,11 +60,20 @@ pub struct EngineArgs {
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: Device,
 
+    /// The transformation network's variant: auto (int8 on the CPU, fp16 on a GPU), int8 (the
+    /// published model, the reference), fp32 or fp16 (float graphs of the same weights for
+    /// GPUs, with pre- and post-processing in the graph).
+    #[arg(long, default_value = "auto", value_name = "PRECISION", value_parser = parse_precision)]
+    // Spelled out so that clap takes the parser's `Option` as the value ("auto" is `None`)
+    // instead of making the flag optional.
+    pub precision: std::option::Option<Precision>,
+
     /// Threads per inference; by default ONNX Runtime uses one per physical core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 
-    /// Load style_predict.onnx and style_transform.onnx from DIR instead of the built-in models.
+    /// Load style_predict.onnx and style_transform.onnx (and, if there, style_transform_fp32.onnx,
+    /// style_transform_fp16.onnx and multistyle26.onnx) from DIR instead of the built-in models.
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
@@ -83,7 +92,16 @@ impl EngineArgs {
             models,
             threads: self.threads.map(usize::from),
             device: self.device,
+            precision: self.precision,
         })
+    }
+}
+
+/// `auto` is `None`: the stylizer picks by device.
+fn parse_precision(s: &str) -> Result<Option<Precision>, String> {
+    match s {
+        "auto" => Ok(None),
+        s => s.parse().map(Some),
     }
 }
 
@@ -120,7 +138,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                     SourceError::Unknown(_) | SourceError::NoImages(_) | SourceError::Video { .. }
                 )
             )
-            || matches!(e.downcast_ref(), Some(StylizeError::NoPresets))
+            || matches!(
+                e.downcast_ref(),
+                Some(StylizeError::NoPresets | StylizeError::NoVariant { .. })
+            )
             || matches!(
                 e.downcast_ref(),
                 Some(

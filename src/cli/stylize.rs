@@ -62,10 +62,11 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     if verbose {
         let rt = brushwork::runtime::info()?;
         eprintln!(
-            "brushwork: ONNX Runtime {} from {}; device {}; ready in {:.0} ms",
+            "brushwork: ONNX Runtime {} from {}; transformer on {} in {}, style prediction on cpu; ready in {:.0} ms",
             rt.version,
             rt.path.display(),
             stylizer.device(),
+            stylizer.precision(),
             start.elapsed().as_secs_f64() * 1e3
         );
     }
