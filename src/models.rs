@@ -30,11 +30,12 @@ static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transfor
 
 /// Which variant of the transformation network runs.
 ///
-/// `Int8` is the published model (int8 weights, every activation rounded to int8): the
-/// reference, and the fastest on a CPU. `Fp32` and `Fp16` are float graphs of the same weights
-/// made for GPUs; they take and give 8-bit pixels, so pre- and post-processing run on the GPU.
-/// They differ from `Int8` by its activation rounding (8/255 mean) and from each other by
-/// 0.06/255 (see `models/README.md`). On a CPU, ONNX Runtime computes `Fp16` in float32.
+/// `Int8` is the published model (int8 weights, every activation rounded to int8). `Fp32` and
+/// `Fp16` are float graphs of the same weights without the activation rounding; they take and
+/// give 8-bit pixels, so on a GPU pre- and post-processing run there. They differ from `Int8`
+/// by its activation rounding (8/255 mean; the pictures look the same) and from each other by
+/// 0.06/255 (see `models/README.md`). `Fp32` is the fastest on a CPU, `Fp16` meant for GPUs;
+/// on a CPU, ONNX Runtime computes `Fp16` in float32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     Int8,

@@ -211,31 +211,38 @@ fn float_variants_match_their_python_reference() {
 }
 
 #[test]
-fn auto_precision_on_the_cpu_is_the_int8_reference() {
+fn auto_precision_on_the_cpu_is_fp32_and_falls_back_to_int8() {
     let g = golden();
-    let dir = tempfile::tempdir().unwrap();
     let case = &g.cases[2];
-    let out = brushwork(&[
-        &"stylize",
-        &data(&case.content),
-        &"--style",
-        &data(&g.style),
-        &"-o",
-        &dir.path().join("out.png"),
-        &"--device",
-        &"cpu",
-        &"-v",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("transformer on cpu in int8"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        load(&dir.path().join("out.png")),
-        load(&data(&case.expected))
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = |models: &Path| {
+        let out = brushwork(&[
+            &"stylize",
+            &data(&case.content),
+            &"--style",
+            &data(&g.style),
+            &"-o",
+            &dir.path().join("out.png"),
+            &"--device",
+            &"cpu",
+            &"--models",
+            &models,
+            &"-v",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (stderr(&out), load(&dir.path().join("out.png")))
+    };
+    let (err, got) = run(&root().join("models"));
+    assert!(err.contains("transformer on cpu in fp32"), "{err}");
+    assert_eq!(got, load(&data(&case.expected_float)));
+    // a models directory with only the int8 transformer
+    let models = tempfile::tempdir().unwrap();
+    for f in ["style_predict.onnx", "style_transform.onnx"] {
+        std::fs::copy(root().join("models").join(f), models.path().join(f)).unwrap();
+    }
+    let (err, got) = run(models.path());
+    assert!(err.contains("transformer on cpu in int8"), "{err}");
+    assert_eq!(got, load(&data(&case.expected)));
 }
 
 #[test]
@@ -669,7 +676,7 @@ fn models_dir_with_the_exported_models_works() {
         &root().join("models"),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(load(&p), load(&data(&case.expected)));
+    assert_eq!(load(&p), load(&data(&case.expected_float)));
 }
 
 fn stylize_with_env(env: &[(&str, &Path)], unset: &[&str]) -> Output {
@@ -772,8 +779,13 @@ fn info_names_the_runtime_and_models() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.contains("ONNX Runtime 1."), "{text}");
+    // the transformer in use on the CPU is the fp32 variant, with 8-bit pixels
     assert!(
-        text.contains("content_image: Tensor<f32>(1, height, width, 3)"),
+        text.contains("device in use: cpu (transformation network, fp32)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("content_image: Tensor<u8>(1, height, width, 3)"),
         "{text}"
     );
     let readme = std::fs::read_to_string(root().join("models/README.md")).unwrap();

@@ -60,9 +60,9 @@ pub struct EngineArgs {
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: Device,
 
-    /// The transformation network's variant: auto (int8 on the CPU, fp16 on a GPU), int8 (the
-    /// published model, the reference), fp32 or fp16 (float graphs of the same weights for
-    /// GPUs, with pre- and post-processing in the graph).
+    /// The transformation network's variant: auto (fp32 on the CPU, fp16 on a GPU), int8 (the
+    /// published model, every activation rounded to 8 bits), fp32 or fp16 (float graphs of the
+    /// same weights, with pre- and post-processing in the graph).
     #[arg(long, default_value = "auto", value_name = "PRECISION", value_parser = parse_precision)]
     // Spelled out so that clap takes the parser's `Option` as the value ("auto" is `None`)
     // instead of making the flag optional.
