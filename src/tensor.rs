@@ -23,14 +23,6 @@ fn reflect(i: u32, n: u32) -> u32 {
     }
 }
 
-/// Fills `buf` with `img` as a `[1, padded(h), padded(w), 3]` tensor, reflect-padding the bottom
-/// and right edges. `buf` is resized as needed and reused across calls.
-pub fn image_to_nhwc_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
-    let (w, h) = img.dimensions();
-    buf.resize((padded(w) * padded(h) * 3) as usize, 0.0);
-    fill_nhwc_padded(img, buf, |v| f32::from(v) / 255.0)
-}
-
 /// Writes `img` into `out`, a `[1, padded(h), padded(w), 3]` tensor of any element type,
 /// reflect-padding the bottom and right edges and converting each byte with `convert`.
 /// Returns the padded `(height, width)`.
@@ -94,7 +86,7 @@ pub fn nhwc_to_image(tensor: &[f32], tensor_width: usize, out: &mut RgbImage) {
 }
 
 /// Fills `buf` with `img` as a `[1, 3, padded(h), padded(w)]` (planar) tensor, reflect-padding
-/// the bottom and right edges like [`image_to_nhwc_padded`].
+/// the bottom and right edges like [`fill_nhwc_padded`].
 pub fn image_to_nchw_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
     let (w, h) = img.dimensions();
     let (pw, ph) = (padded(w) as usize, padded(h) as usize);
@@ -142,6 +134,15 @@ pub fn quantize(v: f32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `img` as a float NHWC tensor in 0..1, as the int8 model takes it.
+    fn image_to_nhwc_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
+        buf.resize(
+            (padded(img.width()) * padded(img.height()) * 3) as usize,
+            0.0,
+        );
+        fill_nhwc_padded(img, buf, |v| f32::from(v) / 255.0)
+    }
 
     #[test]
     fn padding_rounds_up_to_the_stride() {
