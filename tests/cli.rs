@@ -210,6 +210,15 @@ fn float_variants_match_their_python_reference() {
     matches_golden("cpu", "fp16", 1.0);
 }
 
+/// A models directory with the two networks and no transformer variants.
+fn int8_only_models() -> tempfile::TempDir {
+    let models = tempfile::tempdir().unwrap();
+    for f in ["style_predict.onnx", "style_transform.onnx"] {
+        std::fs::copy(root().join("models").join(f), models.path().join(f)).unwrap();
+    }
+    models
+}
+
 #[test]
 fn auto_precision_on_the_cpu_is_fp32_and_falls_back_to_int8() {
     let g = golden();
@@ -235,11 +244,7 @@ fn auto_precision_on_the_cpu_is_fp32_and_falls_back_to_int8() {
     let (err, got) = run(&root().join("models"));
     assert!(err.contains("transformer on cpu in fp32"), "{err}");
     assert_eq!(got, load(&data(&case.expected_float)));
-    // a models directory with only the int8 transformer
-    let models = tempfile::tempdir().unwrap();
-    for f in ["style_predict.onnx", "style_transform.onnx"] {
-        std::fs::copy(root().join("models").join(f), models.path().join(f)).unwrap();
-    }
+    let models = int8_only_models();
     let (err, got) = run(models.path());
     assert!(err.contains("transformer on cpu in int8"), "{err}");
     assert_eq!(got, load(&data(&case.expected)));
@@ -280,11 +285,8 @@ fn one_stylizer_switching_sizes_and_styles_gives_what_fresh_ones_give() {
 
 #[test]
 fn precision_that_the_models_directory_lacks() {
-    let (dir, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dir, models) = (tempfile::tempdir().unwrap(), int8_only_models());
     let models = models.path();
-    for f in ["style_predict.onnx", "style_transform.onnx"] {
-        std::fs::copy(root().join("models").join(f), models.join(f)).unwrap();
-    }
     let run = |precision: &str| {
         brushwork(&[
             &"stylize",
@@ -1372,11 +1374,8 @@ fn bad_preset_specs() {
 
 #[test]
 fn models_dir_without_the_multistyle_network_has_no_presets() {
-    let (dir, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dir, models) = (tempfile::tempdir().unwrap(), int8_only_models());
     let models = models.path();
-    for f in ["style_predict.onnx", "style_transform.onnx"] {
-        std::fs::copy(root().join("models").join(f), models.join(f)).unwrap();
-    }
     let outdir = dir.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
     let out = brushwork(&[
