@@ -166,15 +166,27 @@ pub fn register(
 
 #[cfg(feature = "cuda")]
 fn register_cuda(builder: SessionBuilder, id: u32) -> Result<SessionBuilder, DeviceError> {
+    register_strictly(
+        builder,
+        "CUDA",
+        ort::ep::CUDA::default().with_device_id(id as i32).build(),
+    )
+}
+
+/// Registers `provider` so that it either starts or fails (`error_on_failure`), and with ONNX
+/// Runtime's CPU fall-back off, so no node silently runs on the CPU.
+#[cfg(any(feature = "cuda", feature = "tensorrt"))]
+fn register_strictly(
+    builder: SessionBuilder,
+    name: &'static str,
+    provider: ort::ep::ExecutionProviderDispatch,
+) -> Result<SessionBuilder, DeviceError> {
     let failed = |e: ort::Error| DeviceError::Failed {
-        name: "CUDA",
+        name,
         reason: e.to_string(),
     };
     builder
-        .with_execution_providers([ort::ep::CUDA::default()
-            .with_device_id(id as i32)
-            .build()
-            .error_on_failure()])
+        .with_execution_providers([provider.error_on_failure()])
         .map_err(|e| failed(e.into()))?
         .with_disable_cpu_fallback()
         .map_err(|e| failed(e.into()))
@@ -192,10 +204,6 @@ fn register_tensorrt(
     precision: Precision,
     model_key: &str,
 ) -> Result<SessionBuilder, DeviceError> {
-    let failed = |e: ort::Error| DeviceError::Failed {
-        name: "TensorRT",
-        reason: e.to_string(),
-    };
     // Engines are specific to the model, the GPU and the precision: keyed by all three (the
     // key names the precision and the model's hash; the directory, the GPU).
     let cache = crate::runtime::cache_dir()
@@ -206,8 +214,10 @@ fn register_tensorrt(
     eprintln!(
         "brushwork: TensorRT builds an engine for each model the first time (this can take minutes); it is cached in {cache}"
     );
-    builder
-        .with_execution_providers([ort::ep::TensorRT::default()
+    register_strictly(
+        builder,
+        "TensorRT",
+        ort::ep::TensorRT::default()
             .with_device_id(id as i32)
             .with_engine_cache(true)
             .with_engine_cache_path(&cache)
@@ -223,11 +233,8 @@ fn register_tensorrt(
             .with_profile_min_shapes("content_image:1x64x64x3")
             .with_profile_opt_shapes("content_image:1x720x1280x3")
             .with_profile_max_shapes("content_image:1x2160x3840x3")
-            .build()
-            .error_on_failure()])
-        .map_err(|e| failed(e.into()))?
-        .with_disable_cpu_fallback()
-        .map_err(|e| failed(e.into()))
+            .build(),
+    )
 }
 
 #[cfg(not(feature = "tensorrt"))]
