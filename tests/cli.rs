@@ -36,9 +36,23 @@ fn brushwork(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     cmd.output().expect("run brushwork")
 }
 
-/// Says, visibly, that a test did not run here and why (libtest captures `eprintln!` of
-/// passing tests; a direct write to the stderr handle is not captured).
+/// Says, visibly, that a test did not run here because a tool is missing (libtest captures
+/// `eprintln!` of passing tests; a direct write to the stderr handle is not captured). Under
+/// `BRUSHWORK_STRICT_TESTS=1`, which `.ci/run` sets, a missing tool fails the test instead, so
+/// a green CI proves that the live, window and video tests ran.
 fn skip(test: &str, why: &str) {
+    if std::env::var_os("BRUSHWORK_STRICT_TESTS").is_some_and(|v| v == "1") {
+        panic!("{test} cannot run: {why} (BRUSHWORK_STRICT_TESTS=1 forbids skipping)");
+    }
+    skip_visibly(test, why);
+}
+
+/// Skips a test that needs hardware CI never has (a GPU), visibly, even in strict mode.
+fn skip_gpu(test: &str, why: &str) {
+    skip_visibly(test, why);
+}
+
+fn skip_visibly(test: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
@@ -1823,7 +1837,7 @@ fn unknown_device_is_a_usage_error() {
 #[test]
 fn unavailable_gpu_provider_is_an_error_not_a_fallback() {
     if gpu_available() {
-        skip(
+        skip_gpu(
             "unavailable_gpu_provider_is_an_error_not_a_fallback",
             "a GPU provider works here",
         );
@@ -1871,7 +1885,7 @@ fn gpu_available() -> bool {
 #[test]
 fn cuda_matches_cpu_on_the_golden_images() {
     if !gpu_available() {
-        skip("cuda_matches_cpu_on_the_golden_images", "no CUDA provider here (build with --features cuda, use ONNX Runtime's GPU library, on a machine with an NVIDIA GPU)");
+        skip_gpu("cuda_matches_cpu_on_the_golden_images", "no CUDA provider here (build with --features cuda, use ONNX Runtime's GPU library, on a machine with an NVIDIA GPU)");
         return;
     }
     for precision in ["fp16", "fp32", "int8"] {
