@@ -10,6 +10,16 @@ use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 /// (the limit lives with the transformer, in [`crate::stylizer`]).
 use crate::stylizer::MIN_CONTENT_SIDE as MIN_SIDE;
 
+/// The largest picture brushwork decodes, in pixels, whatever its file claims: 100 megapixels
+/// (a 48 MP camera photo fits twice). Decoding one takes at most [`MAX_DECODE_BYTES`].
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// The longest side brushwork decodes.
+pub const MAX_SIDE: u32 = 32_768;
+/// What a decoder may allocate: 100 MP of 16-bit RGBA is 800 MB.
+pub const MAX_DECODE_BYTES: u64 = 1 << 30;
+/// The largest picture file brushwork reads.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Problems with a user's pictures or output paths. All of them are the user's to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -25,14 +35,28 @@ pub enum ImageError {
         width: u32,
         height: u32,
     },
+    #[error("{}: image is {width}x{height} ({:.0} megapixels); brushwork decodes at most {} megapixels and {MAX_SIDE} px a side, whatever --max-size says: scale it down first", .path.display(), *.width as f64 * *.height as f64 / 1e6, MAX_PIXELS / 1_000_000)]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
     #[error("{}: unknown output format; use a .png, .jpg, .jpeg, .webp, .bmp or .tiff name", .0.display())]
     UnknownFormat(PathBuf),
     #[error("{}: cannot write: {reason}", .path.display())]
     Write { path: PathBuf, reason: String },
 }
 
+impl ImageError {
+    /// Every problem with a user's pictures or output paths is theirs to fix.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
 /// Opens an image file as 8-bit RGB: applies its EXIF orientation, flattens alpha onto white, and
-/// converts grayscale, palette and 16-bit images.
+/// converts grayscale, palette and 16-bit images. Refuses what is not a regular file, a picture
+/// over [`MAX_PIXELS`] (before decoding it) and a truncated JPEG.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
     let img = load_dynamic(path)?;
     let rgb = to_rgb_on_white(img);
@@ -57,26 +81,94 @@ fn load_dynamic(path: &Path) -> Result<DynamicImage, ImageError> {
             }
         }
     };
-    if path.is_dir() {
-        return Err(ImageError::Unreadable {
-            path: path.to_path_buf(),
-            reason: "is a directory".into(),
-        });
-    }
-    let not_image = |e: image::ImageError| ImageError::NotAnImage {
+    let not_image = |reason: String| ImageError::NotAnImage {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
     };
-    let reader = ImageReader::open(path)
-        .map_err(unreadable)?
+    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(unreadable)?;
+    let reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(unreadable)?;
-    let mut decoder = reader.into_decoder().map_err(not_image)?;
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        jpeg_check_complete(&bytes).map_err(|e| not_image(e.into()))?;
+    }
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| not_image(e.to_string()))?;
     use image::ImageDecoder;
-    let orientation = decoder.orientation().map_err(not_image)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(not_image)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS || width.max(height) > MAX_SIDE {
+        return Err(ImageError::TooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    decoder
+        .set_limits(limits)
+        .map_err(|e| not_image(e.to_string()))?;
+    let orientation = decoder
+        .orientation()
+        .map_err(|e| not_image(e.to_string()))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| not_image(e.to_string()))?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// Checks that a JPEG stream runs to its end-of-image marker. The decoder paints whatever is
+/// missing from a cut-off file flat grey and calls it a success; this walks the marker segments
+/// (skipping each scan's entropy-coded data) and refuses a stream that ends first.
+pub fn jpeg_check_complete(b: &[u8]) -> Result<(), &'static str> {
+    const TRUNCATED: &str = "the JPEG is truncated: it ends before its end-of-image marker";
+    if b.len() < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+        return Err("no JPEG start-of-image marker");
+    }
+    let mut i = 2;
+    loop {
+        // The next marker: 0xFF (any number of fill bytes), then its code.
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = b.get(i) else {
+            return Err(TRUNCATED);
+        };
+        i += 1;
+        match code {
+            0xD9 => return Ok(()),
+            0x01 | 0xD0..=0xD7 => continue, // markers without a length
+            _ => {}
+        }
+        let len = match b.get(i..i + 2) {
+            Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
+            None => return Err(TRUNCATED),
+        };
+        if len < 2 || i + len > b.len() {
+            return Err(TRUNCATED);
+        }
+        i += len;
+        if code == 0xDA {
+            // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a
+            // restart marker.
+            loop {
+                while i < b.len() && b[i] != 0xFF {
+                    i += 1;
+                }
+                match b.get(i + 1) {
+                    None => return Err(TRUNCATED),
+                    Some(0x00 | 0xD0..=0xD7) => i += 2,
+                    Some(0xFF) => i += 1,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 /// Converts any decoded image to RGB8, compositing transparent pixels over white.

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod colour;
+pub mod files;
 pub mod images;
 pub mod live;
 pub mod models;
@@ -27,5 +28,12 @@ pub mod stylizer;
 pub mod tensor;
 
 pub use models::{ModelSet, Precision};
+
+/// A line for the user on stderr, from library code that has something to say (a download, a
+/// slow first step). Never panics: a closed or full stderr is not worth dying for.
+pub(crate) fn note(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 pub use style::StyleEmbedding;
 pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions};

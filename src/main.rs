@@ -1,5 +1,22 @@
 //! The `brushwork` command: a thin layer over the library.
 
+/// `eprintln!` that never panics: a closed or full stderr is no reason to die.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` that returns a [`cli::StdoutError`] instead of panicking when stdout is closed or
+/// full (`brushwork styles > /dev/full`). For functions returning `anyhow::Result`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)?
+    }};
+}
+
 mod cli;
 
 use std::process::ExitCode;
@@ -14,10 +31,16 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let args = cli::Cli::parse();
-    match cli::run(args) {
+    cli::signals::install();
+    let result = cli::run(args).and_then(|code| {
+        // What is still buffered must reach stdout, or the run failed.
+        std::io::Write::flush(&mut std::io::stdout()).map_err(cli::StdoutError)?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("brushwork: error: {}", cli::one_line(&err));
+            cli::report(&err);
             ExitCode::from(cli::exit_code(&err))
         }
     }

@@ -94,6 +94,20 @@ pub enum ModelError {
     },
 }
 
+/// The largest model file read from a models directory (the built-in ones are a few MB).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+impl ModelError {
+    /// Whether the model came from the user's `--models` directory (their problem to fix)
+    /// rather than from the binary itself (a broken build).
+    pub fn is_users(&self) -> bool {
+        match self {
+            ModelError::Read { .. } => true,
+            ModelError::Invalid { path, .. } => !path.starts_with("embedded:"),
+        }
+    }
+}
+
 /// One network's bytes and where they came from.
 #[derive(Debug, Clone)]
 pub struct ModelBytes {
@@ -144,7 +158,7 @@ impl ModelSet {
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path)
+            crate::files::read_regular(&path, MAX_MODEL_BYTES)
                 .map(|b| ModelBytes {
                     origin: path.display().to_string(),
                     bytes: Cow::Owned(b),

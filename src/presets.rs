@@ -1,6 +1,8 @@
 //! The 26 learned styles of the multi-style network (conditional instance normalization with
 //! one γ/β pair per style, Dumoulin et al. 2017) and mixes of them.
 
+use crate::style::BlendError;
+
 /// How many presets the network has.
 pub const NUM_PRESETS: usize = 26;
 
@@ -12,7 +14,7 @@ pub enum PresetError {
     #[error("preset {0} does not exist; presets are 0 to 25")]
     OutOfRange(usize),
     #[error("preset weights: {0}")]
-    Weights(#[from] crate::style::BlendError),
+    Weights(#[from] BlendError),
 }
 
 /// A normalized mix of presets: 26 non-negative weights summing to 1.
@@ -28,7 +30,8 @@ impl PresetMix {
     /// `7`, or `3:0.5,12:0.5` (weights are normalized; a preset named twice adds up).
     pub fn parse(spec: &str) -> Result<Self, PresetError> {
         let syntax = || PresetError::Syntax(spec.to_string());
-        let mut weights = [0f32; NUM_PRESETS];
+        // Summed in f64, so that a preset named twice with a huge weight cannot overflow.
+        let mut weights = [0f64; NUM_PRESETS];
         let mut any = false;
         for part in spec.split(',').map(str::trim) {
             let (idx, wt) = part.split_once(':').unwrap_or((part, "1"));
@@ -37,21 +40,37 @@ impl PresetMix {
             if idx >= NUM_PRESETS {
                 return Err(PresetError::OutOfRange(idx));
             }
-            weights[idx] += wt;
+            if !wt.is_finite() {
+                return Err(BlendError::NotFinite(wt).into());
+            }
+            if wt < 0.0 {
+                return Err(BlendError::Negative(wt).into());
+            }
+            weights[idx] += f64::from(wt);
             any = true;
         }
         if !any {
             return Err(syntax());
         }
-        let normalized = crate::style::normalize_weights(&weights)?;
-        Ok(PresetMix(normalized.try_into().expect("26 weights")))
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return Err(BlendError::AllZero.into());
+        }
+        Ok(PresetMix(weights.map(|w| (w / total) as f32)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::style::BlendError;
+
+    #[test]
+    fn huge_weights_do_not_overflow() {
+        let mix = PresetMix::parse("3:3e38,12:3e38").unwrap();
+        assert_eq!((mix.0[3], mix.0[12]), (0.5, 0.5));
+        let mix = PresetMix::parse("3:3e38,3:3e38,12:3e38").unwrap();
+        assert!((mix.0[3] - 2.0 / 3.0).abs() < 1e-6, "{:?}", mix.0);
+    }
 
     #[test]
     fn parses_single_presets_and_mixes() {

@@ -26,20 +26,42 @@ pub const ORT_VERSION: &str = "1.31.1";
 /// The oldest ONNX Runtime minor version the `ort` crate accepts (1.x).
 pub const ORT_MIN_MINOR: u32 = 31;
 
-/// The pinned PyPI wheels (CPython 3.11 tag: the tag only names the wheel; the C library inside
-/// is the same for every Python) and their sha256.
-const WHEELS: &[(&str, &str, &str)] = &[
-    (
-        "x86_64",
-        "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
-        "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
-    ),
-    (
-        "aarch64",
-        "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_aarch64.whl",
-        "da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3",
-    ),
+/// A pinned PyPI wheel (CPython 3.11 tag: the tag only names the wheel; the C library inside
+/// is the same for every Python), its sha256, and the size and sha256 of the library inside.
+struct Wheel {
+    arch: &'static str,
+    file: &'static str,
+    sha256: &'static str,
+    lib_size: u64,
+    lib_sha256: &'static str,
+}
+
+const WHEELS: &[Wheel] = &[
+    Wheel {
+        arch: "x86_64",
+        file: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+        lib_size: 29_352_200,
+        lib_sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+    },
+    Wheel {
+        arch: "aarch64",
+        file: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_aarch64.whl",
+        sha256: "da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3",
+        lib_size: 25_265_040,
+        lib_sha256: "8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467",
+    },
 ];
+
+fn this_platform_wheel() -> Result<&'static Wheel, RuntimeError> {
+    let arch = std::env::consts::ARCH;
+    WHEELS
+        .iter()
+        .find(|w| w.arch == arch && cfg!(target_os = "linux"))
+        .ok_or_else(|| {
+            RuntimeError::UnsupportedPlatform(format!("{}-{arch}", std::env::consts::OS))
+        })
+}
 const LIB_IN_WHEEL: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
 const LIB_NAME: &str = "libonnxruntime.so.1.31.1";
 
@@ -50,6 +72,10 @@ pub enum RuntimeError {
     TooOld { path: PathBuf, found: String },
     #[error("cannot load ONNX Runtime from {path}: {reason}; point ORT_DYLIB_PATH at a libonnxruntime.so of version 1.{ORT_MIN_MINOR} or newer (pip install 'onnxruntime>=1.{ORT_MIN_MINOR}' ships one)")]
     Load { path: PathBuf, reason: String },
+    #[error("{path} is not a usable ONNX Runtime library: {reason}; point ORT_DYLIB_PATH at an intact libonnxruntime.so (pip install 'onnxruntime>=1.{ORT_MIN_MINOR}' ships one)")]
+    Damaged { path: PathBuf, reason: String },
+    #[error("the cached ONNX Runtime at {path} is damaged ({reason}) and BRUSHWORK_NO_DOWNLOAD is set; delete it, or unset BRUSHWORK_NO_DOWNLOAD to fetch it again")]
+    DamagedCache { path: PathBuf, reason: String },
     #[error("ONNX Runtime was not found and BRUSHWORK_NO_DOWNLOAD is set; set ORT_DYLIB_PATH to a libonnxruntime.so (pip install onnxruntime=={ORT_VERSION} ships one), or unset BRUSHWORK_NO_DOWNLOAD")]
     NotFound,
     #[error("no pinned ONNX Runtime wheel for this platform ({0}); install onnxruntime>=1.{ORT_MIN_MINOR} and set ORT_DYLIB_PATH to its libonnxruntime")]
@@ -147,24 +173,130 @@ fn load_error(path: &Path, e: ort::LoadDynamicError) -> RuntimeError {
 }
 
 /// Finds the library by the rules in the module docs, fetching it if allowed.
+///
+/// A library named by `ORT_DYLIB_PATH` or found beside the executable is checked to be a whole
+/// ELF file first (a truncated one would crash the process with SIGBUS when mapped). The cached
+/// one is checked against the size and sha256 pinned here, and fetched again if it is damaged.
 pub fn locate() -> Result<PathBuf, RuntimeError> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        check_elf(&p)?;
+        return Ok(p);
     }
     if let Some(p) = beside_executable() {
+        check_elf(&p)?;
         return Ok(p);
     }
     let cached = cache_dir()
         .join(format!("onnxruntime-{ORT_VERSION}"))
         .join(LIB_NAME);
-    if cached.is_file() {
-        return Ok(cached);
+    let no_download =
+        std::env::var_os("BRUSHWORK_NO_DOWNLOAD").is_some_and(|v| !v.is_empty() && v != "0");
+    if cached.exists() {
+        match verify_cached(&cached) {
+            Ok(()) => return Ok(cached),
+            Err(reason) if no_download => {
+                return Err(RuntimeError::DamagedCache {
+                    path: cached,
+                    reason,
+                })
+            }
+            Err(reason) => {
+                crate::note(format_args!(
+                    "brushwork: the cached ONNX Runtime at {} is damaged ({reason}); fetching it again",
+                    cached.display()
+                ));
+                let _ = fs::remove_file(&cached);
+            }
+        }
     }
-    if std::env::var_os("BRUSHWORK_NO_DOWNLOAD").is_some_and(|v| !v.is_empty() && v != "0") {
+    if no_download {
         return Err(RuntimeError::NotFound);
     }
     fetch_into(&cached)?;
     Ok(cached)
+}
+
+/// Checks the cached library against the pinned size and sha256. The hash is computed once:
+/// a stamp file beside the library records the size and modification time it was verified at.
+fn verify_cached(lib: &Path) -> Result<(), String> {
+    let wheel = this_platform_wheel().map_err(|e| e.to_string())?;
+    let meta = fs::metadata(lib).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() != wheel.lib_size {
+        return Err(format!(
+            "{} bytes, not the {} of ONNX Runtime {ORT_VERSION}",
+            meta.len(),
+            wheel.lib_size
+        ));
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let stamp_text = format!("{} {} {}\n", meta.len(), mtime, wheel.lib_sha256);
+    let stamp = lib.with_file_name(format!("{LIB_NAME}.verified"));
+    if fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text) {
+        return Ok(());
+    }
+    let bytes = fs::read(lib).map_err(|e| e.to_string())?;
+    let found = hex(&Sha256::digest(&bytes));
+    if found != wheel.lib_sha256 {
+        return Err(format!(
+            "sha256 {found}, not the pinned {}",
+            wheel.lib_sha256
+        ));
+    }
+    let _ = crate::atomic::write(&stamp, stamp_text.as_bytes());
+    Ok(())
+}
+
+/// Checks that `path` is a whole ELF shared library: its header, program headers, loaded
+/// segments and section headers all lie inside the file.
+pub fn check_elf(path: &Path) -> Result<(), RuntimeError> {
+    let damaged = |reason: String| RuntimeError::Damaged {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = fs::metadata(path).map_err(|e| damaged(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(damaged("not a regular file".into()));
+    }
+    let len = meta.len();
+    let mut file = fs::File::open(path).map_err(|e| damaged(e.to_string()))?;
+    let mut header = [0u8; 64];
+    use std::io::{Read, Seek, SeekFrom};
+    if len < 64 || file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" {
+        return Err(damaged("not an ELF file".into()));
+    }
+    if header[4] != 2 || header[5] != 1 {
+        return Ok(()); // not 64-bit little-endian: leave the checks to the loader
+    }
+    let u16_at = |b: &[u8], o: usize| u64::from(u16::from_le_bytes([b[o], b[o + 1]]));
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    let (phoff, shoff) = (u64_at(&header, 0x20), u64_at(&header, 0x28));
+    let (phentsize, phnum) = (u16_at(&header, 0x36), u16_at(&header, 0x38));
+    let (shentsize, shnum) = (u16_at(&header, 0x3A), u16_at(&header, 0x3C));
+    let truncated = || damaged(format!("truncated ({len} bytes)"));
+    let within = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
+    if !within(phoff, phentsize * phnum) || !within(shoff, shentsize * shnum) || phentsize < 56 {
+        return Err(truncated());
+    }
+    let mut table = vec![0u8; (phentsize * phnum) as usize];
+    file.seek(SeekFrom::Start(phoff))
+        .and_then(|_| file.read_exact(&mut table))
+        .map_err(|_| truncated())?;
+    for ph in table.chunks_exact(phentsize as usize) {
+        const PT_LOAD: u32 = 1;
+        let kind = u32::from_le_bytes(ph[..4].try_into().expect("4 bytes"));
+        if kind == PT_LOAD && !within(u64_at(ph, 0x08), u64_at(ph, 0x20)) {
+            return Err(truncated());
+        }
+    }
+    Ok(())
 }
 
 fn beside_executable() -> Option<PathBuf> {
@@ -199,12 +331,8 @@ pub fn cache_dir() -> PathBuf {
 /// Concurrent processes serialise on a lock file; the library appears by an atomic rename.
 fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
     let arch = std::env::consts::ARCH;
-    let (_, wheel, expected) = WHEELS
-        .iter()
-        .find(|(a, _, _)| *a == arch && cfg!(target_os = "linux"))
-        .ok_or_else(|| {
-            RuntimeError::UnsupportedPlatform(format!("{}-{arch}", std::env::consts::OS))
-        })?;
+    let pinned = this_platform_wheel()?;
+    let (wheel, expected) = (pinned.file, pinned.sha256);
     let dir = dest.parent().expect("cache path has a parent");
     let cache_err = |source| RuntimeError::Cache {
         path: dir.to_path_buf(),
@@ -216,10 +344,10 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
     if dest.is_file() {
         return Ok(()); // another process fetched it while we waited
     }
-    eprintln!(
+    crate::note(format_args!(
         "brushwork: ONNX Runtime not found; fetching onnxruntime=={ORT_VERSION} from PyPI into {} (once)",
         dir.display()
-    );
+    ));
     let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
     let platform = format!("manylinux_2_28_{arch}");
     let out = Command::new("python3")
@@ -257,7 +385,7 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
     let bytes = fs::read(&wheel_path)
         .map_err(|e| RuntimeError::Fetch(format!("pip did not produce {wheel}: {e}")))?;
     let found = hex(&Sha256::digest(&bytes));
-    if found != *expected {
+    if found != expected {
         return Err(RuntimeError::HashMismatch {
             file: wheel.to_string(),
             found,
@@ -279,10 +407,16 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
         )));
     }
     fs::rename(&unpacked, dest).map_err(cache_err)?;
-    eprintln!(
+    if let Err(reason) = verify_cached(dest) {
+        let _ = fs::remove_file(dest);
+        return Err(RuntimeError::Fetch(format!(
+            "the library unpacked from {wheel} is not the pinned one: {reason}"
+        )));
+    }
+    crate::note(format_args!(
         "brushwork: ONNX Runtime {ORT_VERSION} ready at {}",
         dest.display()
-    );
+    ));
     Ok(())
 }
 

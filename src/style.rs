@@ -56,11 +56,16 @@ pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
     if let Some(&w) = weights.iter().find(|w| **w < 0.0) {
         return Err(BlendError::Negative(w));
     }
-    let total: f32 = weights.iter().sum();
+    // Summed in f64: f32 weights near f32::MAX (3e38 + 3e38) would overflow to infinity and
+    // normalise to all zeros.
+    let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
     if total <= 0.0 {
         return Err(BlendError::AllZero);
     }
-    Ok(weights.iter().map(|w| w / total).collect())
+    Ok(weights
+        .iter()
+        .map(|&w| (f64::from(w) / total) as f32)
+        .collect())
 }
 
 impl StyleEmbedding {
@@ -157,6 +162,17 @@ mod tests {
     fn weights_are_normalized() {
         assert_eq!(normalize_weights(&[3.0, 1.0]).unwrap(), vec![0.75, 0.25]);
         assert_eq!(normalize_weights(&[0.0, 2.0]).unwrap(), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn huge_weights_do_not_overflow() {
+        assert_eq!(normalize_weights(&[3e38, 3e38]).unwrap(), vec![0.5, 0.5]);
+        assert_eq!(
+            normalize_weights(&[f32::MAX, f32::MAX, f32::MAX, f32::MAX]).unwrap(),
+            vec![0.25; 4]
+        );
+        let tiny = normalize_weights(&[1e-45, 3e-45]).unwrap();
+        assert!((tiny[0] - 0.25).abs() < 0.1 && (tiny[1] - 0.75).abs() < 0.1);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub const VERSION: u32 = 1;
 /// The file-name suffix of style files.
 pub const SUFFIX: &str = ".style.json";
 
+/// The largest style file read: one is about 2 KB.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// The largest magnitude a number of a style file may have. The style network's embeddings of
+/// real paintings stay within ±3 and blends of them within that; far outside, the transformer's
+/// normalisation paints black or flat grey, so such a file is refused rather than used.
+pub const MAX_ABS_VALUE: f32 = 20.0;
+
 /// What can be wrong with a style file.
 #[derive(Debug, thiserror::Error)]
 pub enum StyleFileError {
@@ -44,6 +51,12 @@ pub enum StyleFileError {
     WrongLength { path: PathBuf, found: usize },
     #[error("{}: number {index} is not finite", .path.display())]
     NotFinite { path: PathBuf, index: usize },
+    #[error("{}: number {index} is {}, outside the ±{MAX_ABS_VALUE} a style embedding stays within", .path.display(), short_number(*.value))]
+    OutOfRange {
+        path: PathBuf,
+        index: usize,
+        value: f64,
+    },
     #[error("{}: made by another style model (sha256 {found}); this one is {expected}: embed the painting again", .path.display())]
     OtherModel {
         path: PathBuf,
@@ -120,11 +133,17 @@ impl StyleFile {
             });
         }
         for (index, n) in numbers.iter().enumerate() {
-            let finite = n.as_f64().is_some_and(|v| (v as f32).is_finite());
-            if !finite {
+            let Some(v) = n.as_f64().filter(|v| (*v as f32).is_finite()) else {
                 return Err(StyleFileError::NotFinite {
                     path: path.to_path_buf(),
                     index,
+                });
+            };
+            if v.abs() > f64::from(MAX_ABS_VALUE) {
+                return Err(StyleFileError::OutOfRange {
+                    path: path.to_path_buf(),
+                    index,
+                    value: v,
                 });
             }
         }
@@ -142,7 +161,7 @@ impl StyleFile {
 
     /// Reads and validates a style file.
     pub fn read(path: &Path, model_sha256: &str) -> Result<Self, StyleFileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 StyleFileError::NotFound(path.to_path_buf())
             } else {
@@ -151,6 +170,10 @@ impl StyleFile {
                     reason: e.to_string(),
                 }
             }
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| StyleFileError::Malformed {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".into(),
         })?;
         Self::parse(&text, path, model_sha256)
     }
@@ -163,6 +186,15 @@ impl StyleFile {
                 reason,
             }
         })
+    }
+}
+
+/// A number as people write it: `25.5`, or `1e30` when it is huge.
+fn short_number(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 
@@ -209,6 +241,11 @@ mod tests {
         assert!(err("{").contains("invalid JSON"));
         assert!(err(&with(|v| v["embedding"][3] = serde_json::json!(1e39)))
             .contains("number 3 is not finite"));
+        assert!(err(&with(|v| v["embedding"][5] = serde_json::json!(1e30)))
+            .contains("number 5 is 1e30, outside the ±20"));
+        assert!(
+            err(&with(|v| v["embedding"][0] = serde_json::json!(-3.4e38))).contains("number 0 is")
+        );
         let text = sample().to_json();
         let at = text.find("\"embedding\": [").unwrap() + "\"embedding\": [".len();
         let nan = format!("{}NaN,{}", &text[..at], &text[at..]);

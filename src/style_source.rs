@@ -67,6 +67,17 @@ pub enum StyleSourceError {
     Stylize(#[from] StylizeError),
 }
 
+impl StyleSourceError {
+    /// Whether the user can fix it (see the wrapped errors).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            StyleSourceError::Unknown(_) | StyleSourceError::File(_) => true,
+            StyleSourceError::Image(e) => e.is_user_error(),
+            StyleSourceError::Stylize(e) => e.is_user_error(),
+        }
+    }
+}
+
 /// One `--style` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StyleSource {

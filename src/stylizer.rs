@@ -72,8 +72,49 @@ pub enum StylizeError {
         precision.file()
     )]
     NoVariant { precision: Precision },
+    #[error("not enough memory to stylize a picture this large: {0}; use --max-size (or a smaller --size)")]
+    OutOfMemory(String),
     #[error("inference failed: {0}")]
-    Inference(#[from] ort::Error),
+    Inference(ort::Error),
+}
+
+impl StylizeError {
+    /// Whether the user can fix it: a picture too small or too large for memory, a variant or
+    /// network their models directory lacks, a broken model of theirs. ONNX Runtime itself, a
+    /// device, a failed inference or a broken built-in model are not theirs.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            StylizeError::TooSmall { .. }
+            | StylizeError::OutOfMemory(_)
+            | StylizeError::NoPresets
+            | StylizeError::NoVariant { .. } => true,
+            StylizeError::Model(m) => m.is_users(),
+            StylizeError::Runtime(_) | StylizeError::Device(_) | StylizeError::Inference(_) => {
+                false
+            }
+        }
+    }
+}
+
+impl From<ort::Error> for StylizeError {
+    /// An allocation failure is told apart from other failures: the user can avoid it.
+    fn from(e: ort::Error) -> Self {
+        let msg = e.to_string();
+        match msg.find("Failed to allocate memory") {
+            Some(at) => {
+                let what = msg[at..].trim();
+                let what = what
+                    .rsplit_once(' ')
+                    .and_then(|(_, n)| n.parse::<f64>().ok())
+                    .map_or_else(
+                        || "ONNX Runtime could not allocate memory".to_string(),
+                        |bytes| format!("ONNX Runtime could not allocate {:.0} MB", bytes / 1e6),
+                    );
+                StylizeError::OutOfMemory(what)
+            }
+            None => StylizeError::Inference(e),
+        }
+    }
 }
 
 /// Arbitrary style transfer: [`embed`](Stylizer::embed) a painting once, then
@@ -484,6 +525,10 @@ fn session(
     // peak RSS 792 -> 489 MB, transformer 990 -> 843 ms (see README, "Speed").
     builder = builder
         .with_memory_pattern(false)
+        .map_err(ort::Error::from)?
+        // Failures come back as errors, which brushwork reports in one line; ONNX Runtime's own
+        // coloured log line on stderr would only repeat them.
+        .with_log_level(ort::logging::LogLevel::Fatal)
         .map_err(ort::Error::from)?;
     if let Some(n) = threads {
         builder = builder.with_intra_threads(n).map_err(ort::Error::from)?;

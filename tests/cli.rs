@@ -720,7 +720,7 @@ fn ort_dylib_path_that_is_not_a_library() {
     let out = stylize_with_env(&[("ORT_DYLIB_PATH", bogus.path())], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot load ONNX Runtime from"), "{err}");
+    assert!(err.contains("is not a usable ONNX Runtime library: not an ELF file"), "{err}");
     assert!(err.contains("ORT_DYLIB_PATH"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }

@@ -68,7 +68,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(size) = &args.one {
         let (w, h) = parse_size(size, "size", "1280x720", 16384)?;
         let result = measure_one(&args, w, h)?;
-        println!("{}", serde_json::to_string(&result)?);
+        out!("{}", serde_json::to_string(&result)?);
         return Ok(ExitCode::SUCCESS);
     }
     let sizes: Vec<(u32, u32)> = args
@@ -78,8 +78,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<_, _>>()?;
     let exe = std::env::current_exe()?;
     if !args.json {
-        println!("| size | device | precision | frame, median ms | fps | min ms | first frame ms | model load ms | style embedding ms | peak RSS MB |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        out!("| size | device | precision | frame, median ms | fps | min ms | first frame ms | model load ms | style embedding ms | peak RSS MB |");
+        out!("|---|---|---|---|---|---|---|---|---|---|");
     }
     for (w, h) in sizes {
         let mut cmd = Command::new(&exe);
@@ -96,9 +96,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let line = String::from_utf8_lossy(&out.stdout);
         let r: SizeResult = serde_json::from_str(line.trim())?;
         if args.json {
-            println!("{}", line.trim());
+            out!("{}", line.trim());
         } else {
-            println!(
+            out!(
                 "| {}x{} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} |",
                 r.width,
                 r.height,
@@ -117,9 +117,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.cold_runs > 0 {
         let ms = start_to_first_image(&exe, &args)?;
         if args.json {
-            println!("{{\"start_to_first_384_image_ms_median\":{ms:.1}}}");
+            out!("{{\"start_to_first_384_image_ms_median\":{ms:.1}}}");
         } else {
-            println!(
+            out!(
                 "\nprocess start to first 384x384 image written (median of {}): {ms:.0} ms",
                 args.cold_runs
             );

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use brushwork::atomic::OutputDir;
 use brushwork::images;
 use brushwork::style_file::{self, StyleFile, StyleFileError};
 use brushwork::Stylizer;
@@ -34,7 +35,7 @@ pub struct EmbedArgs {
 }
 
 pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
-    let jobs = plan(&args)?;
+    let (jobs, mut dir) = plan(&args)?;
     let mut stylizer = Stylizer::new(args.engine.options()?)?;
     let sha = stylizer.predictor_sha256().to_string();
     for (painting, out, name) in jobs {
@@ -44,8 +45,9 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         StyleFile::new(&name, &source, &sha, &embedding).write(&out)?;
+        dir.iter_mut().for_each(OutputDir::keep);
         if args.engine.verbose {
-            eprintln!("brushwork: {} -> {}", painting.display(), out.display());
+            say!("brushwork: {} -> {}", painting.display(), out.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -57,7 +59,45 @@ fn stem(p: &Path) -> String {
         .unwrap_or_else(|| "style".into())
 }
 
-fn plan(args: &EmbedArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf, String)>> {
+/// A style name becomes a file name: it must not lead anywhere else.
+fn check_name(name: &str) -> Result<(), UsageError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\', '\0'])
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(UsageError(format!(
+            "--name {name:?}: a style name is a plain file name, without '/', '\\' or control characters, and not '.' or '..'"
+        )));
+    }
+    Ok(())
+}
+
+fn plan(args: &EmbedArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)> {
+    if let Some(name) = &args.name {
+        check_name(name)?;
+    }
+    let out = &args.output;
+    let jobs = plan_jobs(args)?;
+    super::refuse_overwriting_inputs(
+        jobs.iter().map(|(_, t, _)| t.as_path()),
+        args.paintings.iter().map(PathBuf::as_path),
+    )?;
+    let dir = if style_file::is_style_file(out) {
+        None
+    } else {
+        Some(OutputDir::create(out).map_err(|e| StyleFileError::Write {
+            path: out.clone(),
+            reason: e.to_string(),
+        })?)
+    };
+    Ok((jobs, dir))
+}
+
+type Jobs = Vec<(PathBuf, PathBuf, String)>;
+
+fn plan_jobs(args: &EmbedArgs) -> anyhow::Result<Jobs> {
     let out = &args.output;
     if style_file::is_style_file(out) {
         if args.paintings.len() != 1 {
@@ -87,10 +127,6 @@ fn plan(args: &EmbedArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf, String)>> {
     if args.name.is_some() && args.paintings.len() > 1 {
         return Err(UsageError("--name needs exactly one painting".into()).into());
     }
-    std::fs::create_dir_all(out).map_err(|e| StyleFileError::Write {
-        path: out.clone(),
-        reason: e.to_string(),
-    })?;
     let mut seen = HashSet::new();
     args.paintings
         .iter()

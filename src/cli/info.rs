@@ -18,15 +18,15 @@ pub struct InfoArgs {
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let stylizer = Stylizer::new(args.engine.options()?)?;
     let rt = brushwork::runtime::info()?;
-    println!("brushwork {}", env!("CARGO_PKG_VERSION"));
-    println!("ONNX Runtime {} ({})", rt.version, rt.path.display());
-    println!("  {}", rt.build);
-    println!(
+    out!("brushwork {}", env!("CARGO_PKG_VERSION"));
+    out!("ONNX Runtime {} ({})", rt.version, rt.path.display());
+    out!("  {}", rt.build);
+    out!(
         "device in use: {} (transformation network, {}); style prediction: cpu",
         stylizer.device(),
         stylizer.precision()
     );
-    println!(
+    out!(
         "providers compiled in: {}",
         providers::compiled().join(", ")
     );
@@ -35,13 +35,13 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         .filter(|d| providers::in_runtime(*d))
         .map(|d| d.to_string().trim_end_matches(":0").to_string())
         .collect();
-    println!(
+    out!(
         "providers this ONNX Runtime offers (of those compiled in): {}",
         offered.join(", ")
     );
     match gpu_names() {
-        Some(names) => println!("GPU: {names}"),
-        None => println!("GPU: none found (nvidia-smi absent or silent)"),
+        Some(names) => out!("GPU: {names}"),
+        None => out!("GPU: none found (nvidia-smi absent or silent)"),
     }
     let models = stylizer.models();
     for (role, model) in [
@@ -53,14 +53,14 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     ] {
         match model {
             Some(model) => {
-                println!("{role} model: {}", model.origin);
-                println!("  sha256 {}", model.sha256());
+                out!("{role} model: {}", model.origin);
+                out!("  sha256 {}", model.sha256());
             }
-            None => println!("{role} model: none"),
+            None => out!("{role} model: none"),
         }
     }
     for line in stylizer.describe_io() {
-        println!("  {line}");
+        out!("  {line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use brushwork::atomic::OutputDir;
 use brushwork::colour::preserve_colour;
 use brushwork::images::{self, ImageError};
 use brushwork::sheet::contact_sheet;
@@ -94,6 +95,20 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     images::check_writable_target(&args.output)?;
+    let frame_paths: Vec<PathBuf> = match &args.frames {
+        Some(dir) => (0..args.steps)
+            .map(|i| frame_path(dir, i as usize))
+            .collect(),
+        None => Vec::new(),
+    };
+    let inputs: Vec<PathBuf> = std::iter::once(args.content.clone())
+        .chain(std::iter::once(PathBuf::from(&args.from)))
+        .chain(args.to.iter().map(PathBuf::from))
+        .collect();
+    super::refuse_overwriting_inputs(
+        std::iter::once(args.output.as_path()).chain(frame_paths.iter().map(PathBuf::as_path)),
+        inputs.iter().map(PathBuf::as_path),
+    )?;
     let from = StyleSource::parse(&args.from)?;
     let to = args.to.as_deref().map(StyleSource::parse).transpose()?;
     let photo = fit_within(images::load_rgb(&args.content)?, args.max_size);
@@ -135,13 +150,18 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn frame_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("frame-{i:03}.png"))
+}
+
 fn write_frames(dir: &Path, tiles: &[(String, RgbImage)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| ImageError::Write {
+    let mut made = OutputDir::create(dir).map_err(|e| ImageError::Write {
         path: dir.to_path_buf(),
         reason: e.to_string(),
     })?;
     for (i, (_, frame)) in tiles.iter().enumerate() {
-        images::save_atomic(frame, &dir.join(format!("frame-{i:03}.png")), 92)?;
+        images::save_atomic(frame, &frame_path(dir, i), 92)?;
+        made.keep();
     }
     Ok(())
 }

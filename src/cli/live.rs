@@ -1,12 +1,13 @@
 //! `brushwork live`: a camera, video or pattern, stylized in real time in a window (or headless).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use brushwork::atomic::OutputDir;
 use brushwork::images;
 use brushwork::live::{
     self, ControlState, Controls, Flicker, Flow, Frame, Mode, RunOptions, Stats,
@@ -134,13 +135,20 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| StyleSource::parse(s))
         .collect::<Result<_, _>>()?;
-    if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir).map_err(|e| images::ImageError::Write {
-            path: dir.clone(),
-            reason: e.to_string(),
-        })?;
-    }
     let source = live::source::open(&args.source, size, args.repeat)?;
+    if let Some(dir) = &args.record {
+        // Frames are written as frame-NNNNNN.png: never into the directory being played.
+        super::refuse_overwriting_inputs([dir.as_path()], [Path::new(&args.source)])?;
+    }
+    let mut record_dir = match &args.record {
+        Some(dir) => Some(
+            OutputDir::create(dir).map_err(|e| images::ImageError::Write {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?,
+        ),
+        None => None,
+    };
     let description = source.describe();
     let (w, h) = source.size();
 
@@ -152,7 +160,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let labels: Vec<String> = sources.iter().map(|s| s.label()).collect();
     if args.engine.verbose {
-        eprintln!(
+        say!(
             "brushwork: live from {description}; {} styles",
             styles.len()
         );
@@ -194,11 +202,17 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         &options,
         &mut |frame| display.show(frame, &controls, &stats),
     )?;
+    if display.recorded > 0 {
+        record_dir.iter_mut().for_each(OutputDir::keep);
+    }
+    if let Some(e) = display.record_error.take() {
+        return Err(e.into());
+    }
     let summary = display.summary(&stats, started.elapsed(), description, w, h);
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        out!("{}", serde_json::to_string(&summary)?);
     } else {
-        eprintln!(
+        say!(
             "brushwork: {} captured, {} stylized, {} shown, {} dropped; {:.1} fps; inference {:.0} ms; latency median {:.0} ms, p95 {:.0} ms",
             summary.captured,
             summary.stylized,
@@ -221,6 +235,10 @@ struct Display<'a> {
     device: String,
     labels: &'a [String],
     record: Option<PathBuf>,
+    /// Frames written to `record`.
+    recorded: u64,
+    /// Why recording stopped the run.
+    record_error: Option<images::ImageError>,
     side_by_side: bool,
     canvas: RgbImage,
     pixels: Vec<u32>,
@@ -268,6 +286,8 @@ impl<'a> Display<'a> {
             device,
             labels,
             record: args.record.clone(),
+            recorded: 0,
+            record_error: None,
             side_by_side: false,
             canvas: RgbImage::new(2 * w, h),
             pixels: vec![0; (2 * w * h) as usize],
@@ -303,9 +323,11 @@ impl<'a> Display<'a> {
         if let Some(dir) = &self.record {
             let path = dir.join(format!("frame-{:06}.png", frame.seq));
             if let Err(e) = images::save_atomic(&frame.output, &path, 92) {
-                eprintln!("brushwork: error: {e}");
+                // Ends the run with this error (and a non-zero exit).
+                self.record_error = Some(e);
                 return Flow::Stop;
             }
+            self.recorded += 1;
         }
         let (t0, n0, fps) = self.fps_window;
         if now.duration_since(t0) >= Duration::from_secs(1) {
@@ -393,8 +415,8 @@ impl<'a> Display<'a> {
                             .unwrap_or(0)
                     );
                     match images::save_atomic(shown, std::path::Path::new(&name), 92) {
-                        Ok(()) => eprintln!("brushwork: saved {name}"),
-                        Err(e) => eprintln!("brushwork: error: {e}"),
+                        Ok(()) => say!("brushwork: saved {name}"),
+                        Err(e) => say!("brushwork: error: {e}"),
                     }
                 }
                 Key::Up => controls.update(|c| c.strength = (c.strength + 0.1).min(1.0)),

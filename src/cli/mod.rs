@@ -6,6 +6,7 @@ mod info;
 mod interpolate;
 mod live;
 mod presets;
+pub mod signals;
 mod style_args;
 mod styles;
 mod stylize;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brushwork::images::ImageError;
-use brushwork::live::SourceError;
+use brushwork::live::{PipelineError, SourceError};
 use brushwork::models::{ModelError, Precision};
 use brushwork::presets::PresetError;
 use brushwork::style::BlendError;
@@ -68,7 +69,8 @@ pub struct EngineArgs {
     // instead of making the flag optional.
     pub precision: std::option::Option<Precision>,
 
-    /// Threads per inference; by default ONNX Runtime uses one per physical core.
+    /// Threads per inference, at most 4 per CPU core; by default ONNX Runtime uses one per
+    /// physical core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 
@@ -83,11 +85,21 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    pub fn options(&self) -> Result<StylizerOptions, ModelError> {
+    pub fn options(&self) -> anyhow::Result<StylizerOptions> {
         let models = match &self.models {
             Some(dir) => ModelSet::from_dir(dir)?,
             None => ModelSet::embedded(),
         };
+        if let Some(n) = self.threads {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if usize::from(n) > 4 * cores {
+                return Err(UsageError(format!(
+                    "--threads {n}: this machine has {cores} CPU threads; use at most {}",
+                    4 * cores
+                ))
+                .into());
+            }
+        }
         Ok(StylizerOptions {
             models,
             threads: self.threads.map(usize::from),
@@ -124,35 +136,62 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// 2 for problems with the user's input, 1 for everything else.
+/// Standard output is closed or full: a failure of the run (exit 1), not a panic.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to standard output: {0}")]
+pub struct StdoutError(pub std::io::Error);
+
+/// Prints an error as brushwork's one line on stderr.
+pub fn report(err: &anyhow::Error) {
+    say!("brushwork: error: {}", one_line(err));
+}
+
+/// Refuses a plan whose outputs include one of its inputs, with the one message every command
+/// gives.
+pub fn refuse_overwriting_inputs<'a>(
+    targets: impl IntoIterator<Item = &'a std::path::Path>,
+    inputs: impl IntoIterator<Item = &'a std::path::Path>,
+) -> Result<(), UsageError> {
+    brushwork::atomic::refuse_overwriting_inputs(targets, inputs).map_err(|target| {
+        UsageError(format!(
+            "{}: refusing to overwrite an input file; choose another output",
+            target.display()
+        ))
+    })
+}
+
+/// The name an input gets in an output directory: its whole file stem (`holiday.v1.jpg` ->
+/// `holiday.v1.png`), with `ext` appended.
+pub fn output_name(input: &std::path::Path, ext: &str) -> std::ffi::OsString {
+    let mut name = input
+        .file_stem()
+        .unwrap_or(input.as_os_str())
+        .to_os_string();
+    name.push(".");
+    name.push(ext);
+    name
+}
+
+/// 2 for problems with the user's input, 1 for everything else. Each library error says which
+/// it is (`is_user_error`); an error wrapped transparently is asked through its wrapper.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let user_fault = err.chain().any(|e| {
-        e.is::<ImageError>()
-            || e.is::<UsageError>()
+        e.is::<UsageError>()
             || e.is::<StyleFileError>()
             || e.is::<BlendError>()
             || e.is::<PresetError>()
-            || matches!(
-                e.downcast_ref(),
-                Some(
-                    SourceError::Unknown(_) | SourceError::NoImages(_) | SourceError::Video { .. }
-                )
-            )
-            || matches!(
-                e.downcast_ref(),
-                Some(StylizeError::NoPresets | StylizeError::NoVariant { .. })
-            )
-            || matches!(
-                e.downcast_ref(),
-                Some(
-                    StyleSourceError::Unknown(_)
-                        | StyleSourceError::Image(_)
-                        | StyleSourceError::File(_)
-                        | StyleSourceError::Stylize(StylizeError::TooSmall { .. })
-                )
-            )
-            || e.is::<ModelError>()
-            || matches!(e.downcast_ref(), Some(StylizeError::TooSmall { .. }))
+            || e.downcast_ref::<ImageError>()
+                .is_some_and(ImageError::is_user_error)
+            || e.downcast_ref::<SourceError>()
+                .is_some_and(SourceError::is_user_error)
+            || e.downcast_ref::<PipelineError>()
+                .is_some_and(PipelineError::is_user_error)
+            || e.downcast_ref::<StylizeError>()
+                .is_some_and(StylizeError::is_user_error)
+            || e.downcast_ref::<StyleSourceError>()
+                .is_some_and(StyleSourceError::is_user_error)
+            || e.downcast_ref::<ModelError>()
+                .is_some_and(ModelError::is_users)
     });
     if user_fault {
         EXIT_USAGE

@@ -40,6 +40,7 @@ pub struct PresetsArgs {
 pub fn run(args: PresetsArgs) -> anyhow::Result<ExitCode> {
     images::output_format(&args.output)?;
     images::check_writable_target(&args.output)?;
+    super::refuse_overwriting_inputs([args.output.as_path()], [args.content.as_path()])?;
     let photo = fit_within(images::load_rgb(&args.content)?, args.tile);
     let mut stylizer = Stylizer::new(args.engine.options()?)?;
     let mut tiles = vec![("original".to_string(), photo.clone())];

@@ -12,7 +12,7 @@ pub struct StylesArgs {}
 pub fn run(_args: StylesArgs) -> anyhow::Result<ExitCode> {
     let width = BUILTINS.iter().map(|b| b.name.len()).max().unwrap_or(0);
     for b in BUILTINS {
-        println!("{:width$}  {}", b.name, b.credit);
+        out!("{:width$}  {}", b.name, b.credit);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use brushwork::atomic::OutputDir;
 use brushwork::images::{self, ImageError};
 use brushwork::Stylizer;
 use clap::Args;
@@ -53,7 +54,7 @@ pub struct StylizeArgs {
 
 pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    let jobs = plan_outputs(&args)?;
+    let (jobs, mut out_dir) = plan_outputs(&args)?;
     let verbose = args.engine.verbose;
 
     args.style.validate()?;
@@ -61,7 +62,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
     if verbose {
         let rt = brushwork::runtime::info()?;
-        eprintln!(
+        say!(
             "brushwork: ONNX Runtime {} from {}; transformer on {} in {}, style prediction on cpu; ready in {:.0} ms",
             rt.version,
             rt.path.display(),
@@ -73,7 +74,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let plan = args.style.plan(&mut stylizer)?;
     if verbose {
-        eprintln!(
+        say!(
             "brushwork: style {} ready in {:.1} ms",
             plan.label,
             t.elapsed().as_secs_f64() * 1e3
@@ -83,19 +84,22 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     let mut out = RgbImage::new(1, 1);
     for (input, output) in &jobs {
-        if let Err(err) = stylize_one(&mut stylizer, &plan, input, output, &args, &mut out) {
-            failed += 1;
-            eprintln!("brushwork: error: {}", super::one_line(&err));
+        match stylize_one(&mut stylizer, &plan, input, output, &args, &mut out) {
+            Ok(()) => out_dir.iter_mut().for_each(OutputDir::keep),
+            Err(err) => {
+                failed += 1;
+                super::report(&err);
+            }
         }
     }
     if failed > 0 {
         if jobs.len() > 1 {
-            eprintln!("brushwork: {failed} of {} photos failed", jobs.len());
+            say!("brushwork: {failed} of {} photos failed", jobs.len());
         }
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     if verbose {
-        eprintln!(
+        say!(
             "brushwork: done in {:.0} ms",
             start.elapsed().as_secs_f64() * 1e3
         );
@@ -120,7 +124,7 @@ fn stylize_one(
         .with_context(|| input.display().to_string())?;
     images::save_atomic(out, output, args.quality)?;
     if args.engine.verbose {
-        eprintln!(
+        say!(
             "brushwork: {} ({}x{}) -> {} in {:.0} ms",
             input.display(),
             photo.width(),
@@ -158,7 +162,11 @@ pub fn fit_dims(w: u32, h: u32, max: u32) -> (u32, u32) {
 
 /// Pairs each input with its output path, and refuses plans that would lose data: an output that
 /// is an input (or the style), two inputs writing the same output, an unknown format.
-fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+/// The directory, when it writes into one, is made last and removed again if nothing lands in
+/// it.
+fn plan_outputs(
+    args: &StylizeArgs,
+) -> anyhow::Result<(Vec<(PathBuf, PathBuf)>, Option<OutputDir>)> {
     let out = &args.output;
     let as_dir = args.content.len() > 1
         || out.is_dir()
@@ -174,16 +182,11 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
                 args.format
             ))
         })?;
-        std::fs::create_dir_all(out).map_err(|e| ImageError::Write {
-            path: out.clone(),
-            reason: e.to_string(),
-        })?;
         let mut seen = HashSet::new();
         args.content
             .iter()
             .map(|input| {
-                let stem = input.file_stem().unwrap_or(input.as_os_str());
-                let target = out.join(stem).with_extension(&args.format);
+                let target = out.join(super::output_name(input, &args.format));
                 if !seen.insert(target.clone()) {
                     return Err(UsageError(format!(
                         "two photos would both be written to {}; rename one or stylize them separately",
@@ -198,23 +201,18 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
         images::check_writable_target(out)?;
         vec![(args.content[0].clone(), out.clone())]
     };
-    let protected: Vec<PathBuf> = args
-        .content
-        .iter()
-        .cloned()
-        .chain(args.style.styles.iter().map(PathBuf::from))
-        .filter_map(|p| p.canonicalize().ok())
-        .collect();
-    for (_, target) in &jobs {
-        if let Ok(t) = target.canonicalize() {
-            if protected.contains(&t) {
-                return Err(UsageError(format!(
-                    "{}: refusing to overwrite an input file; choose another output",
-                    target.display()
-                ))
-                .into());
-            }
-        }
-    }
-    Ok(jobs)
+    let styles: Vec<PathBuf> = args.style.styles.iter().map(PathBuf::from).collect();
+    super::refuse_overwriting_inputs(
+        jobs.iter().map(|(_, t)| t.as_path()),
+        args.content.iter().chain(&styles).map(PathBuf::as_path),
+    )?;
+    let out_dir = if as_dir {
+        Some(OutputDir::create(out).map_err(|e| ImageError::Write {
+            path: out.clone(),
+            reason: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    Ok((jobs, out_dir))
 }

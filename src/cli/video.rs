@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
+use brushwork::atomic::{ChildGroup, Temporary};
 use brushwork::images::ImageError;
 use brushwork::live::source::{probe, VideoFile};
 use brushwork::live::{self, ControlState, Controls, Flow, Mode, RunOptions, Stats};
@@ -16,8 +17,6 @@ use clap::Args;
 use super::style_args::{Choice, StyleArgs};
 use super::stylize::fit_dims;
 use super::{EngineArgs, UsageError};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Stylize every frame of a video and keep its audio track. The result is H.264 (with AAC
 /// audio) in an .mp4, .mkv or .mov; it appears at OUT only when complete, so a failure or
@@ -72,16 +71,19 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     if !args.input.is_file() {
         return Err(ImageError::NotFound(args.input.clone()).into());
     }
-    if args.output.canonicalize().ok() == args.input.canonicalize().ok() {
-        return Err(UsageError(format!(
-            "{}: refusing to overwrite the input; choose another output",
-            args.output.display()
-        ))
-        .into());
-    }
+    let styles: Vec<PathBuf> = args.style.styles.iter().map(PathBuf::from).collect();
+    super::refuse_overwriting_inputs(
+        [args.output.as_path()],
+        std::iter::once(args.input.as_path()).chain(styles.iter().map(PathBuf::as_path)),
+    )?;
     brushwork::images::check_writable_target(&args.output)?;
     args.style.validate()?;
     let info = probe(&args.input)?;
+    if info.frames == Some(0) {
+        return Err(
+            UsageError(format!("{}: the video has no frames", args.input.display())).into(),
+        );
+    }
     let size = fit(info.width, info.height, args.max_size);
 
     let mut stylizer =
@@ -94,13 +96,12 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     };
 
     let dir = brushwork::atomic::parent_dir(&args.output);
-    let tmp = tempfile::Builder::new()
-        .prefix(".brushwork-")
-        .suffix(&format!(".{}", ext.as_deref().unwrap_or("mp4")))
-        .tempfile_in(dir)
-        .map_err(|e| ImageError::Write {
-            path: args.output.clone(),
-            reason: e.to_string(),
+    let tmp =
+        Temporary::new_in(dir, &format!(".{}", ext.as_deref().unwrap_or("mp4"))).map_err(|e| {
+            ImageError::Write {
+                path: args.output.clone(),
+                reason: e.to_string(),
+            }
         })?;
     // A dead encoder must be an error we handle (and clean up after), not a SIGPIPE that kills
     // brushwork with the temporary file still there.
@@ -138,9 +139,10 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             what: "writing video".into(),
             reason: e.to_string(),
         })?;
+    // A signal kills the encoder's group before removing its output.
+    let _encoder_group = ChildGroup::register(encoder.id());
     let mut stdin = encoder.stdin.take().expect("piped");
 
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     let source = VideoFile::open(&args.input, Some(size), false, false)?;
     let controls = Controls::new(ControlState {
         style: 0,
@@ -173,9 +175,6 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             pace: false,
         },
         &mut |frame| {
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                return Flow::Stop;
-            }
             if let Err(e) = stdin.write_all(frame.output.as_raw()) {
                 write_error = Some(e);
                 return Flow::Stop;
@@ -187,12 +186,12 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     drop(stdin);
     progress.finish();
     let encoded = encoder.wait_with_output()?;
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        eprintln!(
-            "brushwork: interrupted; {} was not written",
-            args.output.display()
-        );
-        return Ok(ExitCode::from(130));
+    if stats.shown.load(Ordering::Relaxed) == 0 && write_error.is_none() {
+        return Err(UsageError(format!(
+            "{}: no frame could be decoded from the video",
+            args.input.display()
+        ))
+        .into());
     }
     if !encoded.status.success() || write_error.is_some() {
         let msg = String::from_utf8_lossy(&encoded.stderr);
@@ -210,11 +209,11 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     }
     tmp.persist(&args.output).map_err(|e| ImageError::Write {
         path: args.output.clone(),
-        reason: e.error.to_string(),
+        reason: e.to_string(),
     })?;
     let n = stats.shown.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
-    eprintln!(
+    say!(
         "brushwork: {} frames -> {} in {secs:.1} s ({:.1} fps)",
         n,
         args.output.display(),
@@ -281,12 +280,12 @@ impl Progress {
             }
             _ => format!("{done} frames  {fps:.1} fps"),
         };
-        eprint!("\r{line}\x1b[K");
+        let _ = write!(std::io::stderr().lock(), "\r{line}\x1b[K");
     }
 
     fn finish(&self) {
         if self.tty && self.last.is_some() {
-            eprintln!();
+            say!();
         }
     }
 }

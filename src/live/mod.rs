@@ -5,5 +5,7 @@ pub mod pipeline;
 pub mod slot;
 pub mod source;
 
-pub use pipeline::{run, ControlState, Controls, Flicker, Flow, Frame, Mode, RunOptions, Stats};
+pub use pipeline::{
+    run, ControlState, Controls, Flicker, Flow, Frame, Mode, PipelineError, RunOptions, Stats,
+};
 pub use source::{FrameSource, SourceError};

@@ -114,6 +114,16 @@ pub enum PipelineError {
     Stylize(#[from] StylizeError),
 }
 
+impl PipelineError {
+    /// Whether the user can fix it (see the wrapped errors).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            PipelineError::Source(e) => e.is_user_error(),
+            PipelineError::Stylize(e) => e.is_user_error(),
+        }
+    }
+}
+
 /// What the display stage says after each frame.
 #[derive(Debug, PartialEq)]
 pub enum Flow {

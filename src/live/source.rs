@@ -27,6 +27,20 @@ pub enum SourceError {
     Image(#[from] crate::images::ImageError),
 }
 
+impl SourceError {
+    /// Whether the user can fix it (a bad spec, file or picture) rather than the machine (no
+    /// camera, no ffmpeg).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            SourceError::Unknown(_) | SourceError::Video { .. } | SourceError::NoImages(_) => true,
+            SourceError::Image(e) => e.is_user_error(),
+            SourceError::NoCameraSupport
+            | SourceError::Camera { .. }
+            | SourceError::NoFfmpeg { .. } => false,
+        }
+    }
+}
+
 /// A stream of frames, all of the same size.
 pub trait FrameSource: Send {
     /// Frame size, width × height.
@@ -45,6 +59,16 @@ pub fn open(
     size: Option<(u32, u32)>,
     repeat: bool,
 ) -> Result<Box<dyn FrameSource>, SourceError> {
+    // A file or directory that exists wins over the keywords: `camera_roll.mp4` is a video.
+    let path = Path::new(spec);
+    if path.is_dir() {
+        let mut seq = ImageSequence::open(path, size)?;
+        seq.repeat = repeat;
+        return Ok(Box::new(seq));
+    }
+    if path.exists() {
+        return Ok(Box::new(VideoFile::open(path, size, true, repeat)?));
+    }
     if let Some(kind) = spec.strip_prefix("pattern") {
         let kind = match kind {
             "" | ":moving" => PatternKind::Moving,
@@ -64,15 +88,6 @@ pub fn open(
                 .ok_or_else(|| SourceError::Unknown(spec.into()))?,
         };
         return camera::open(index, size);
-    }
-    let path = Path::new(spec);
-    if path.is_dir() {
-        let mut seq = ImageSequence::open(path, size)?;
-        seq.repeat = repeat;
-        return Ok(Box::new(seq));
-    }
-    if path.is_file() {
-        return Ok(Box::new(VideoFile::open(path, size, true, repeat)?));
     }
     Err(SourceError::Unknown(spec.into()))
 }
