@@ -27,6 +27,9 @@ pub mod style_source;
 pub mod stylizer;
 pub mod tensor;
 
+#[cfg(test)]
+mod parser_properties;
+
 pub use models::{ModelSet, Precision};
 
 /// A line for the user on stderr, from library code that has something to say (a download, a

@@ -242,3 +242,47 @@ pub fn proc_status_mb(key: &str) -> Option<f64> {
         .ok()?;
     Some(kb / 1024.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn sizes_parse_within_bounds_or_are_refused(text in "[0-9xX \\-+.]{0,16}|\\PC{0,20}") {
+            match parse_size(&text, "--size", "640x480", 8192) {
+                Ok((w, h)) => prop_assert!((16..=8192).contains(&w) && (16..=8192).contains(&h)),
+                Err(e) => {
+                    prop_assert!(!one_line(&e).contains('\n'));
+                    prop_assert_eq!(exit_code(&e), EXIT_USAGE);
+                }
+            }
+        }
+
+        #[test]
+        fn user_text_errors_are_one_line_and_exit_2(text in "\\PC{0,30}") {
+            let errors: Vec<anyhow::Error> = [
+                brushwork::presets::PresetMix::parse(&text).err().map(anyhow::Error::from),
+                brushwork::style_source::StyleSource::parse(&format!("{text}-no-such"))
+                    .err()
+                    .map(anyhow::Error::from),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            for e in errors {
+                prop_assert!(!one_line(&e).contains('\n'));
+                prop_assert_eq!(exit_code(&e), EXIT_USAGE, "{}", one_line(&e));
+            }
+        }
+    }
+
+    #[test]
+    fn one_line_flattens_causes_without_repeating_them() {
+        let e = anyhow::Error::from(UsageError("inner\nsecond".into())).context("outer");
+        assert_eq!(one_line(&e), "outer: inner second");
+    }
+}

@@ -162,11 +162,12 @@ pub fn fit_dims(w: u32, h: u32, max: u32) -> (u32, u32) {
 
 /// Pairs each input with its output path, and refuses plans that would lose data: an output that
 /// is an input (or the style), two inputs writing the same output, an unknown format.
+/// Each photo and the file it becomes.
+type Jobs = Vec<(PathBuf, PathBuf)>;
+
 /// The directory, when it writes into one, is made last and removed again if nothing lands in
 /// it.
-fn plan_outputs(
-    args: &StylizeArgs,
-) -> anyhow::Result<(Vec<(PathBuf, PathBuf)>, Option<OutputDir>)> {
+fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)> {
     let out = &args.output;
     let as_dir = args.content.len() > 1
         || out.is_dir()

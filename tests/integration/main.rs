@@ -1,0 +1,14 @@
+//! Integration tests: the real `brushwork` binary on real pictures, checked against golden
+//! outputs from Python onnxruntime (`python-export/export.py`), plus every bad-input case. One
+//! test binary (as ripgrep has), one module per feature; `util` holds what they share.
+
+mod util;
+
+mod devices;
+mod hardening;
+mod live;
+mod presets;
+mod runtime;
+mod style_space;
+mod stylize;
+mod video;
