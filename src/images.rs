@@ -10,6 +10,9 @@ use image::{DynamicImage, ImageFormat, ImageReader, RgbImage};
 /// (the limit lives with the transformer, in [`crate::stylizer`]).
 use crate::stylizer::MIN_CONTENT_SIDE as MIN_SIDE;
 
+/// The JPEG quality of every JPEG brushwork writes unless told otherwise.
+pub const JPEG_QUALITY: u8 = 92;
+
 /// The largest picture brushwork decodes, in pixels, whatever its file claims: 100 megapixels
 /// (a 48 MP camera photo fits twice). Decoding one takes at most [`MAX_DECODE_BYTES`].
 pub const MAX_PIXELS: u64 = 100_000_000;
@@ -188,12 +191,16 @@ pub fn to_rgb_on_white(img: DynamicImage) -> RgbImage {
     out
 }
 
+/// A path's extension in lower case (`Photo.JPG` -> `jpg`).
+pub fn lowercase_extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
 /// The output format for a path, from its extension.
 pub fn output_format(path: &Path) -> Result<ImageFormat, ImageError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = lowercase_extension(path);
     match ext.as_deref() {
         Some("png") => Ok(ImageFormat::Png),
         Some("jpg" | "jpeg") => Ok(ImageFormat::Jpeg),

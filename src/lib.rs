@@ -12,10 +12,11 @@
 //! - [`stylizer`]: [`Stylizer`], which runs it all.
 
 pub mod atomic;
-pub mod colour;
+pub mod color;
 pub mod files;
 pub mod images;
 pub mod live;
+pub mod look;
 pub mod models;
 pub mod presets;
 pub mod providers;

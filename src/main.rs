@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => cli::argument_error(e),
+    };
     cli::signals::install();
     let result = cli::run(args).and_then(|code| {
         // What is still buffered must reach stdout, or the run failed.

@@ -326,8 +326,8 @@ pub fn text_width(text: &str) -> u32 {
 }
 
 /// Draws `text` with its top-left corner at (x, y), clipped to the image.
-pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, colour: Rgb<u8>) {
-    draw_text_scaled(img, x, y, text, colour, SCALE);
+pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, color: Rgb<u8>) {
+    draw_text_scaled(img, x, y, text, color, SCALE);
 }
 
 /// [`draw_text`] with each font pixel drawn `scale` × `scale`.
@@ -336,7 +336,7 @@ pub fn draw_text_scaled(
     x: u32,
     y: u32,
     text: &str,
-    colour: Rgb<u8>,
+    color: Rgb<u8>,
     scale: u32,
 ) {
     for (i, c) in text.chars().enumerate() {
@@ -350,7 +350,7 @@ pub fn draw_text_scaled(
                     for dx in 0..scale {
                         let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
                         if px < img.width() && py < img.height() {
-                            img.put_pixel(px, py, colour);
+                            img.put_pixel(px, py, color);
                         }
                     }
                 }

@@ -4,34 +4,38 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use brushwork::atomic::OutputDir;
-use brushwork::colour::preserve_colour;
-use brushwork::images::{self, ImageError};
+use brushwork::images::{self, ImageError, JPEG_QUALITY};
+use brushwork::look::{Look, Paint};
+use brushwork::presets::PresetMix;
 use brushwork::sheet::contact_sheet;
 use brushwork::style_source::StyleSource;
-use brushwork::{StyleEmbedding, Stylizer};
+use brushwork::Stylizer;
 use clap::Args;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbImage};
 
+use super::style_args::StyleArgs;
 use super::stylize::fit_within;
 use super::{EngineArgs, UsageError};
 
-/// Render a photo morphing from style A to style B (or, with --strength-sweep, from the photo
-/// itself to style A) in N steps: a labelled contact strip (.png) or an animated GIF (.gif).
+/// Render a photo morphing from one look to another (or, with --strength-sweep, from the photo
+/// itself to the look) in N steps: a labelled contact strip (.png) or an animated GIF (.gif).
 ///
-/// The end frames are exactly what `brushwork stylize` gives for A and for B (same embedding,
-/// same pixels).
+/// The start is given like any style (--style, also spelled --from, or --preset, with
+/// --weights, --strength and --preserve-color); --to names the end: a style, or a preset spec
+/// when the start is a preset. The end frames are exactly what `brushwork stylize` gives for
+/// each end (same embedding, same pixels).
 #[derive(Debug, Args)]
 pub struct InterpolateArgs {
     /// The photo to stylize.
     #[arg(value_name = "CONTENT")]
     pub content: PathBuf,
 
-    /// The first style: a painting, a .style.json file or a built-in name.
-    #[arg(long, value_name = "STYLE")]
-    pub from: String,
+    #[command(flatten)]
+    pub style: StyleArgs,
 
-    /// The last style (not with --strength-sweep).
+    /// The last look: a painting, a .style.json file or a built-in name; with --preset, a
+    /// preset spec such as 12 or 3:0.5,12:0.5 (not with --strength-sweep).
     #[arg(
         long,
         value_name = "STYLE",
@@ -40,7 +44,7 @@ pub struct InterpolateArgs {
     )]
     pub to: Option<String>,
 
-    /// Sweep the strength of --from from 0 (the photo's own style) to 1 instead.
+    /// Sweep the strength of the start from 0 (the photo's own style) to 1 instead.
     #[arg(long)]
     pub strength_sweep: bool,
 
@@ -64,10 +68,6 @@ pub struct InterpolateArgs {
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..=60000))]
     pub delay_ms: u32,
 
-    /// Keep the photo's colours and take only the stylized brightness.
-    #[arg(long, alias = "preserve-colour")]
-    pub preserve_color: bool,
-
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -78,14 +78,9 @@ enum Kind {
 }
 
 pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
-    let kind = match args
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    {
-        Some(e) if e == "png" => Kind::Strip,
-        Some(e) if e == "gif" => Kind::Gif,
+    let kind = match images::lowercase_extension(&args.output).as_deref() {
+        Some("png") => Kind::Strip,
+        Some("gif") => Kind::Gif,
         _ => {
             return Err(UsageError(format!(
                 "{}: use a .png name for a contact strip or .gif for an animation",
@@ -102,41 +97,68 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let inputs: Vec<PathBuf> = std::iter::once(args.content.clone())
-        .chain(std::iter::once(PathBuf::from(&args.from)))
+        .chain(args.style.styles.iter().map(PathBuf::from))
         .chain(args.to.iter().map(PathBuf::from))
         .collect();
     super::refuse_overwriting_inputs(
         std::iter::once(args.output.as_path()).chain(frame_paths.iter().map(PathBuf::as_path)),
         inputs.iter().map(PathBuf::as_path),
     )?;
-    let from = StyleSource::parse(&args.from)?;
-    let to = args.to.as_deref().map(StyleSource::parse).transpose()?;
+    args.style.validate()?;
+    let presets = !args.style.presets.is_empty();
+    let to_preset = match (&args.to, presets) {
+        (Some(spec), true) => Some(PresetMix::parse(spec)?),
+        _ => None,
+    };
+    let to_style = match (&args.to, presets) {
+        (Some(spec), false) => Some(StyleSource::parse(spec)?),
+        _ => None,
+    };
     let photo = fit_within(images::load_rgb(&args.content)?, args.max_size);
 
     let mut stylizer = Stylizer::new(args.engine.options()?)?;
-    let a = from.resolve(&mut stylizer)?;
-    let (b, b_label) = match &to {
-        Some(to) => (to.resolve(&mut stylizer)?, to.label()),
-        None => (stylizer.embed(&photo)?, "photo".to_string()),
+    let styles = args.style.resolve(&mut stylizer)?;
+    let start = styles.look()?;
+    let end = match (&to_style, &to_preset) {
+        (Some(s), _) => Some((Paint::Style(s.resolve(&mut stylizer)?), s.label())),
+        (_, Some(m)) => Some((
+            Paint::Presets(*m),
+            format!("preset {}", args.to.as_deref().unwrap_or("")),
+        )),
+        _ => None,
+    };
+    // One own embedding for every frame, so only the style changes along the strip.
+    let own = if start.needs_own_embedding() || args.strength_sweep {
+        Some(stylizer.embed(&photo)?)
+    } else {
+        None
     };
 
     let n = args.steps as usize;
     let mut tiles = Vec::with_capacity(n);
     for i in 0..n {
         let t = i as f32 / (n - 1) as f32; // 0 at the first frame, 1 at the last
-        let (style, label): (StyleEmbedding, String) = if args.strength_sweep {
-            (a.mix(&b, t), format!("strength {t:.2}"))
-        } else {
-            let pa = ((1.0 - t) * 100.0).round();
-            (
-                b.mix(&a, t),
-                format!("{pa}% {}\n{}% {}", from.label(), 100.0 - pa, b_label),
-            )
+        let (look, label) = match &end {
+            None => (
+                Look {
+                    strength: t,
+                    ..start
+                },
+                format!("strength {t:.2}"),
+            ),
+            Some((paint, to_label)) => {
+                let pa = ((1.0 - t) * 100.0).round();
+                (
+                    Look {
+                        paint: paint.mix(&start.paint, t),
+                        ..start
+                    },
+                    format!("{pa}% {}\n{}% {to_label}", styles.label(), 100.0 - pa),
+                )
+            }
         };
-        let mut frame = stylizer.stylize(&photo, &style)?;
-        if args.preserve_color {
-            preserve_colour(&mut frame, &photo);
-        }
+        let mut frame = RgbImage::new(1, 1);
+        stylizer.paint_into(&photo, &look, own.as_ref(), &mut frame)?;
         tiles.push((label, frame));
     }
 
@@ -144,7 +166,7 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
         write_frames(dir, &tiles)?;
     }
     match kind {
-        Kind::Strip => images::save_atomic(&contact_sheet(&tiles, 5), &args.output, 92)?,
+        Kind::Strip => images::save_atomic(&contact_sheet(&tiles, 5), &args.output, JPEG_QUALITY)?,
         Kind::Gif => write_gif(&args.output, &tiles, args.delay_ms)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -160,7 +182,7 @@ fn write_frames(dir: &Path, tiles: &[(String, RgbImage)]) -> anyhow::Result<()> 
         reason: e.to_string(),
     })?;
     for (i, (_, frame)) in tiles.iter().enumerate() {
-        images::save_atomic(frame, &frame_path(dir, i), 92)?;
+        images::save_atomic(frame, &frame_path(dir, i), JPEG_QUALITY)?;
         made.keep();
     }
     Ok(())

@@ -10,17 +10,30 @@ use anyhow::Context;
 use brushwork::atomic::OutputDir;
 use brushwork::images;
 use brushwork::live::{
-    self, ControlState, Controls, Flicker, Flow, Frame, Mode, RunOptions, Stats,
+    self, dominant, one_hot, ControlState, Controls, Flicker, Flow, Frame, Mode, OwnEmbedding,
+    RunOptions, Stats,
 };
 use brushwork::sheet::draw_text_scaled;
-use brushwork::style_source::StyleSource;
 use brushwork::Stylizer;
 use clap::Args;
 use image::{Rgb, RgbImage};
 use minifb::{Key, KeyRepeat, Window, WindowOptions};
 use serde::Serialize;
 
+use super::style_args::StyleArgs;
 use super::{parse_size, proc_status_mb, EngineArgs, UsageError};
+
+/// --stabilize: 0 to 0.95.
+pub fn parse_stabilize(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !(0.0..=0.95).contains(&v) {
+        return Err(format!("{v} is outside 0..0.95"));
+    }
+    Ok(v)
+}
 
 /// Stylize a webcam, a video or a test pattern live, in a window.
 ///
@@ -32,9 +45,11 @@ use super::{parse_size, proc_status_mb, EngineArgs, UsageError};
 /// when inference is slower than the source, stale frames are dropped, never queued.
 #[derive(Debug, Args)]
 pub struct LiveArgs {
-    /// Styles to switch between (1-9): paintings, .style.json files or built-in names.
-    #[arg(short, long = "style", value_name = "STYLE", required = true)]
-    pub styles: Vec<String>,
+    /// The styles to switch between (keys 1-9), given as every command takes them: --style
+    /// (or --preset) repeated; --weights sets the blend shown first (key 0 returns to it),
+    /// --strength the starting strength, --preserve-color keeps the camera's colours (key C).
+    #[command(flatten)]
+    pub style: StyleArgs,
 
     /// camera, camera:N, a video file, a directory of images, or pattern, pattern:still,
     /// pattern:pan (a synthetic moving test pattern, for machines without a camera).
@@ -45,13 +60,9 @@ pub struct LiveArgs {
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
 
-    /// Starting strength, 0 to 1.
-    #[arg(long, default_value_t = 1.0, value_name = "S")]
-    pub strength: f32,
-
     /// Temporal smoothing of the output against flicker, 0 (off) to 0.95: each shown frame is
     /// blended with the previous one by this much.
-    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA", value_parser = parse_stabilize)]
     pub stabilize: f32,
 
     /// Frames a morph between two styles takes.
@@ -114,27 +125,12 @@ pub struct Summary {
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
-    if !(0.0..=1.0).contains(&args.strength) {
-        return Err(UsageError(format!("--strength {} is outside 0..1", args.strength)).into());
-    }
-    if !(0.0..=0.95).contains(&args.stabilize) {
-        return Err(
-            UsageError(format!("--stabilize {} is outside 0..0.95", args.stabilize)).into(),
-        );
-    }
-    if args.styles.len() > 9 {
-        return Err(UsageError("at most 9 styles (keys 1-9)".into()).into());
-    }
+    args.style.validate()?;
     let size = args
         .size
         .as_deref()
         .map(|s| parse_size(s, "--size", "640x480", 8192))
         .transpose()?;
-    let sources: Vec<StyleSource> = args
-        .styles
-        .iter()
-        .map(|s| StyleSource::parse(s))
-        .collect::<Result<_, _>>()?;
     let source = live::source::open(&args.source, size, args.repeat)?;
     if let Some(dir) = &args.record {
         // Frames are written as frame-NNNNNN.png: never into the directory being played.
@@ -154,26 +150,26 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
 
     let mut stylizer =
         Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
-    let styles = sources
-        .iter()
-        .map(|s| s.resolve(&mut stylizer))
-        .collect::<Result<Vec<_>, _>>()?;
-    let labels: Vec<String> = sources.iter().map(|s| s.label()).collect();
+    let styles = args.style.resolve(&mut stylizer)?;
     if args.engine.verbose {
         say!(
             "brushwork: live from {description}; {} styles",
-            styles.len()
+            styles.palette.len()
         );
     }
 
-    let controls = Controls::new(ControlState {
-        style: 0,
-        morph: None,
-        strength: args.strength,
-        stabilize: args.stabilize,
-        morph_frames: args.morph_frames,
-        preserve_color: false,
+    let first = one_hot(0);
+    let mut state = ControlState::new(if styles.weighted {
+        &styles.weights
+    } else {
+        &first
     });
+    state.strength = styles.strength;
+    state.stabilize = args.stabilize;
+    state.morph_frames = args.morph_frames;
+    state.preserve_color = styles.preserve_color;
+    let start = state;
+    let controls = Controls::new(state);
     let stats = Stats::default();
     let options = RunOptions {
         mode: if args.every_frame {
@@ -183,20 +179,22 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         },
         max_frames: args.frames,
         pace: !args.unpaced,
+        own: OwnEmbedding::Refreshed,
     };
 
     let mut display = Display::new(
         &args,
         w,
         h,
-        &labels,
+        &styles.labels,
+        start,
         format!("{} {}", stylizer.device(), stylizer.precision()),
     )?;
     let started = Instant::now();
     live::run(
         source,
         &mut stylizer,
-        &styles,
+        &styles.palette,
         &controls,
         &stats,
         &options,
@@ -234,6 +232,8 @@ struct Display<'a> {
     status: String,
     device: String,
     labels: &'a [String],
+    /// The state the run started in (key 0 returns to its blend).
+    start: ControlState,
     record: Option<PathBuf>,
     /// Frames written to `record`.
     recorded: u64,
@@ -261,6 +261,7 @@ impl<'a> Display<'a> {
         w: u32,
         h: u32,
         labels: &'a [String],
+        start: ControlState,
         device: String,
     ) -> anyhow::Result<Self> {
         let window = if args.headless {
@@ -285,6 +286,7 @@ impl<'a> Display<'a> {
             status: String::with_capacity(128),
             device,
             labels,
+            start,
             record: args.record.clone(),
             recorded: 0,
             record_error: None,
@@ -322,7 +324,7 @@ impl<'a> Display<'a> {
         self.last_seq = Some(frame.seq);
         if let Some(dir) = &self.record {
             let path = dir.join(format!("frame-{:06}.png", frame.seq));
-            if let Err(e) = images::save_atomic(&frame.output, &path, 92) {
+            if let Err(e) = images::save_atomic(&frame.output, &path, images::JPEG_QUALITY) {
                 // Ends the run with this error (and a non-zero exit).
                 self.record_error = Some(e);
                 return Flow::Stop;
@@ -357,17 +359,27 @@ impl<'a> Display<'a> {
             "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {}  ",
             frame.infer_ms, self.device
         );
+        let n = self.labels.len();
         let _ = match c.morph {
-            Some((from, to, t)) => write!(
+            Some(m) => write!(
                 self.status,
                 "{} > {} {:.0}%",
-                self.labels[from],
-                self.labels[to],
-                t * 100.0
+                self.labels[dominant(&m.from, n)],
+                self.labels[dominant(&m.to, n)],
+                m.t * 100.0
             ),
-            None => write!(self.status, "{} {}", c.style + 1, self.labels[c.style]),
+            None if c.weights[..n].iter().filter(|w| **w > 0.0).count() > 1 => {
+                write!(self.status, "0 blend")
+            }
+            None => {
+                let i = dominant(&c.weights, n);
+                write!(self.status, "{} {}", i + 1, self.labels[i])
+            }
         };
         let _ = write!(self.status, "  strength {:.2}", c.strength);
+        if c.preserve_color {
+            let _ = write!(self.status, "  colours kept");
+        }
         for y in 0..12.min(h) {
             for x in 0..cw {
                 let p = self.canvas.get_pixel_mut(x, y);
@@ -414,28 +426,37 @@ impl<'a> Display<'a> {
                             .map(|d| d.as_millis())
                             .unwrap_or(0)
                     );
-                    match images::save_atomic(shown, std::path::Path::new(&name), 92) {
+                    match images::save_atomic(
+                        shown,
+                        std::path::Path::new(&name),
+                        images::JPEG_QUALITY,
+                    ) {
                         Ok(()) => say!("brushwork: saved {name}"),
                         Err(e) => say!("brushwork: error: {e}"),
                     }
                 }
                 Key::Up => controls.update(|c| c.strength = (c.strength + 0.1).min(1.0)),
                 Key::Down => controls.update(|c| c.strength = (c.strength - 0.1).max(0.0)),
+                Key::C => controls.update(|c| c.preserve_color = !c.preserve_color),
                 Key::Right | Key::Left => controls.update(|c| {
-                    let from = c.morph.map_or(c.style, |(_, to, _)| to);
+                    let from = dominant(&c.target_weights(), n);
                     let to = if key == Key::Right {
                         (from + 1) % n
                     } else {
                         (from + n - 1) % n
                     };
-                    c.morph = Some((from, to, 0.0));
+                    c.morph_to(to);
                 }),
+                Key::Key0 => {
+                    let start = self.start.weights;
+                    controls.update(|c| {
+                        c.weights = start;
+                        c.morph = None;
+                    });
+                }
                 k => {
                     if let Some(i) = digit(k).filter(|i| *i < n) {
-                        controls.update(|c| {
-                            c.style = i;
-                            c.morph = None;
-                        });
+                        controls.update(|c| c.select(i));
                     }
                 }
             }

@@ -141,6 +141,33 @@ pub struct UsageError(pub String);
 #[error("cannot write to standard output: {0}")]
 pub struct StdoutError(pub std::io::Error);
 
+/// Ends the process for an argument error: help and version as clap prints them, and every
+/// other error as brushwork's one line (clap's own message, without its usage block), exit 2.
+pub fn argument_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    say!(
+        "brushwork: error: {}",
+        message.strip_prefix("error: ").unwrap_or(&message)
+    );
+    std::process::exit(i32::from(EXIT_USAGE));
+}
+
 /// Prints an error as brushwork's one line on stderr.
 pub fn report(err: &anyhow::Error) {
     say!("brushwork: error: {}", one_line(err));

@@ -50,6 +50,6 @@ pub fn run(args: PresetsArgs) -> anyhow::Result<ExitCode> {
         tiles.push((format!("preset {i}"), out));
     }
     let sheet = contact_sheet(&tiles, args.columns as usize);
-    images::save_atomic(&sheet, &args.output, 92)?;
+    images::save_atomic(&sheet, &args.output, images::JPEG_QUALITY)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,12 @@
-//! The style options shared by every command that paints: which styles, in what mix, how strong.
+//! The style language every painting command speaks: which styles (or presets), in what mix,
+//! how strong, whose colours. `stylize`, `interpolate`, `live` and `video` all flatten
+//! [`StyleArgs`] into their arguments and turn it into the library's [`Palette`] and [`Look`].
 
-use brushwork::colour::preserve_colour;
+use brushwork::look::{Look, Palette, MAX_PALETTE};
 use brushwork::presets::PresetMix;
 use brushwork::style_source::StyleSource;
-use brushwork::{StyleEmbedding, Stylizer};
+use brushwork::Stylizer;
 use clap::Args;
-use image::RgbImage;
 
 use super::UsageError;
 
@@ -13,23 +14,26 @@ use super::UsageError;
 pub struct StyleArgs {
     /// A style: a painting (any size; center-cropped to a square and resized to 256x256), a
     /// saved embedding (NAME.style.json, from `brushwork embed`) or a built-in style name
-    /// (`brushwork styles` lists them). Repeat to blend several.
+    /// (`brushwork styles` lists them). Repeat to blend several (`live` switches between them).
     #[arg(
         short,
         long = "style",
+        alias = "from",
         value_name = "STYLE",
-        required_unless_present = "preset",
-        conflicts_with = "preset"
+        required_unless_present = "presets",
+        conflicts_with = "presets"
     )]
     pub styles: Vec<String>,
 
     /// Use the 26-style network's presets instead of --style: N (0 to 25) or a mix such as
-    /// 3:0.5,12:0.5 (`brushwork presets PHOTO -o sheet.png` shows them all).
-    #[arg(long, value_name = "SPEC")]
-    pub preset: Option<String>,
+    /// 3:0.5,12:0.5 (`brushwork presets PHOTO -o sheet.png` shows them all). Repeat to blend
+    /// several (`live` switches between them).
+    #[arg(long = "preset", value_name = "SPEC")]
+    pub presets: Vec<String>,
 
-    /// Blend weights, one per --style, comma-separated (e.g. --weights 0.7,0.3). They must be
-    /// 0 or more, not all 0, and are normalized to sum to 1. Default: equal weights.
+    /// Blend weights, one per --style (or --preset), comma-separated (e.g. --weights 0.7,0.3).
+    /// They must be 0 or more, not all 0, and are normalized to sum to 1. Default: equal
+    /// weights (in `live`: the first style).
     #[arg(
         long,
         value_delimiter = ',',
@@ -45,7 +49,8 @@ pub struct StyleArgs {
         long,
         default_value_t = 1.0,
         value_name = "S",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_unit
     )]
     pub strength: f32,
 
@@ -54,28 +59,77 @@ pub struct StyleArgs {
     pub preserve_color: bool,
 }
 
-/// What paints: an arbitrary style's embedding, or a mix of the 26 presets.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one plan per command, built once and never copied"
-)]
-pub enum Choice {
-    Embedding(StyleEmbedding),
-    Preset(PresetMix),
+/// A number from 0 to 1, for clap.
+pub fn parse_unit(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{v} is outside 0..1"));
+    }
+    Ok(v)
 }
 
-/// The resolved styles: computed once, applied to any number of photos.
-pub struct StylePlan {
-    /// The blended style (strength not yet applied).
-    pub choice: Choice,
+/// The resolved styles: embedded or read once, applied to any number of pictures.
+pub struct Styles {
+    pub palette: Palette,
+    /// A short name per entry, for labels and the live status line.
+    pub labels: Vec<String>,
+    /// The weights as given (not normalized), one per entry.
+    pub weights: Vec<f32>,
     pub strength: f32,
     pub preserve_color: bool,
-    pub label: String,
+    /// Whether the user gave --weights.
+    pub weighted: bool,
 }
 
 impl StyleArgs {
-    /// The parsed sources, or the first bad one.
-    pub fn sources(&self) -> anyhow::Result<Vec<StyleSource>> {
+    /// How many entries the palette has.
+    fn len(&self) -> usize {
+        self.styles.len().max(self.presets.len())
+    }
+
+    fn weights(&self) -> Vec<f32> {
+        self.weights
+            .clone()
+            .unwrap_or_else(|| vec![1.0; self.len()])
+    }
+
+    /// Checks what can be checked without the networks: the weights, the preset specs, the
+    /// style names, the size of the palette.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.len() > MAX_PALETTE {
+            return Err(UsageError(format!(
+                "{} styles; at most {MAX_PALETTE} can be given",
+                self.len()
+            ))
+            .into());
+        }
+        for spec in &self.presets {
+            PresetMix::parse(spec)?;
+        }
+        let weights = self.weights();
+        if weights.len() != self.len() {
+            let what = if self.presets.is_empty() {
+                "--style"
+            } else {
+                "--preset"
+            };
+            return Err(UsageError(format!(
+                "--weights: {} styles but {} weights; give one weight per {what}",
+                self.len(),
+                weights.len()
+            ))
+            .into());
+        }
+        brushwork::style::normalize_weights(&weights)
+            .map_err(|e| UsageError(format!("--weights: {e}")))?;
+        self.sources()?;
+        Ok(())
+    }
+
+    fn sources(&self) -> anyhow::Result<Vec<StyleSource>> {
         Ok(self
             .styles
             .iter()
@@ -83,109 +137,55 @@ impl StyleArgs {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Checks what can be checked without the networks.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if !(0.0..=1.0).contains(&self.strength) {
-            return Err(UsageError(format!("--strength {} is outside 0..1", self.strength)).into());
-        }
-        if let Some(spec) = &self.preset {
-            PresetMix::parse(spec)?;
-            if self.weights.is_some() {
-                return Err(UsageError(
-                    "--weights go with --style; write preset weights as 3:0.5,12:0.5".into(),
-                )
-                .into());
-            }
-            return Ok(());
-        }
-        let weights = self.weights();
-        brushwork::style::normalize_weights(&weights)
-            .map_err(|e| UsageError(format!("--weights: {e}")))?;
-        if weights.len() != self.styles.len() {
-            return Err(UsageError(format!(
-                "--weights: {} styles but {} weights; give one weight per --style",
-                self.styles.len(),
-                weights.len()
-            ))
-            .into());
-        }
-        self.sources()?;
-        Ok(())
-    }
-
-    fn weights(&self) -> Vec<f32> {
-        self.weights
-            .clone()
-            .unwrap_or_else(|| vec![1.0; self.styles.len()])
-    }
-
-    /// Embeds or reads every style once and blends them.
-    pub fn plan(&self, stylizer: &mut Stylizer) -> anyhow::Result<StylePlan> {
+    /// Embeds or reads every style once.
+    pub fn resolve(&self, stylizer: &mut Stylizer) -> anyhow::Result<Styles> {
         self.validate()?;
-        if let Some(spec) = &self.preset {
-            return Ok(StylePlan {
-                choice: Choice::Preset(PresetMix::parse(spec)?),
-                strength: self.strength,
-                preserve_color: self.preserve_color,
-                label: format!("preset {spec}"),
-            });
-        }
-        let sources = self.sources()?;
-        let mut embeddings = Vec::with_capacity(sources.len());
-        for s in &sources {
-            embeddings.push(s.resolve(stylizer)?);
-        }
-        let style = StyleEmbedding::blend(&embeddings, &self.weights())
-            .map_err(|e| UsageError(format!("--weights: {e}")))?;
-        let label = sources
-            .iter()
-            .map(|s| s.label())
-            .collect::<Vec<_>>()
-            .join("+");
-        Ok(StylePlan {
-            choice: Choice::Embedding(style),
+        let (palette, labels) = if self.presets.is_empty() {
+            let sources = self.sources()?;
+            let mut embeddings = Vec::with_capacity(sources.len());
+            for s in &sources {
+                embeddings.push(s.resolve(stylizer)?);
+            }
+            (
+                Palette::Styles(embeddings),
+                sources.iter().map(StyleSource::label).collect(),
+            )
+        } else {
+            let mixes = self
+                .presets
+                .iter()
+                .map(|s| PresetMix::parse(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                Palette::Presets(mixes),
+                self.presets.iter().map(|s| format!("preset {s}")).collect(),
+            )
+        };
+        Ok(Styles {
+            palette,
+            labels,
+            weights: self.weights(),
             strength: self.strength,
             preserve_color: self.preserve_color,
-            label,
+            weighted: self.weights.is_some(),
         })
     }
 }
 
-impl StylePlan {
-    /// Stylizes `photo` into `out` with this plan.
-    pub fn paint(
-        &self,
-        stylizer: &mut Stylizer,
-        photo: &RgbImage,
-        out: &mut RgbImage,
-    ) -> anyhow::Result<()> {
-        match &self.choice {
-            Choice::Embedding(style) => {
-                let style = if self.strength >= 1.0 {
-                    *style
-                } else {
-                    let own = stylizer.embed(photo)?;
-                    style.with_strength(&own, self.strength)?
-                };
-                stylizer.stylize_into(photo, &style, out)?;
-            }
-            Choice::Preset(mix) => {
-                stylizer.stylize_preset_into(photo, mix, out)?;
-                if self.strength < 1.0 {
-                    blend_pixels(out, photo, self.strength);
-                }
-            }
-        }
-        if self.preserve_color {
-            preserve_colour(out, photo);
-        }
-        Ok(())
+impl Styles {
+    /// The look the options describe: the palette blended by the weights.
+    pub fn look(&self) -> anyhow::Result<Look> {
+        let paint = self
+            .palette
+            .blend(&self.weights)
+            .map_err(|e| UsageError(format!("--weights: {e}")))?;
+        Ok(Look::new(paint)
+            .with_strength(self.strength)?
+            .with_preserve_color(self.preserve_color))
     }
-}
 
-/// `out = s·out + (1 − s)·photo`, per pixel.
-fn blend_pixels(out: &mut RgbImage, photo: &RgbImage, s: f32) {
-    for (o, p) in out.as_mut().iter_mut().zip(photo.as_raw()) {
-        *o = (s * f32::from(*o) + (1.0 - s) * f32::from(*p) + 0.5) as u8;
+    /// `towers+bricks`, `preset 3:0.5,12:0.5`.
+    pub fn label(&self) -> String {
+        self.labels.join("+")
     }
 }

@@ -8,12 +8,13 @@ use std::time::Instant;
 use anyhow::Context;
 use brushwork::atomic::OutputDir;
 use brushwork::images::{self, ImageError};
+use brushwork::look::Look;
 use brushwork::Stylizer;
 use clap::Args;
 use image::imageops::FilterType;
 use image::RgbImage;
 
-use super::style_args::{StyleArgs, StylePlan};
+use super::style_args::StyleArgs;
 use super::{EngineArgs, UsageError, EXIT_USAGE};
 
 /// Repaint photos in the style of a painting, at full resolution.
@@ -45,7 +46,7 @@ pub struct StylizeArgs {
     pub format: String,
 
     /// JPEG quality, 1-100.
-    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    #[arg(long, default_value_t = images::JPEG_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
 
     #[command(flatten)]
@@ -72,11 +73,12 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let t = Instant::now();
-    let plan = args.style.plan(&mut stylizer)?;
+    let styles = args.style.resolve(&mut stylizer)?;
+    let look = styles.look()?;
     if verbose {
         say!(
             "brushwork: style {} ready in {:.1} ms",
-            plan.label,
+            styles.label(),
             t.elapsed().as_secs_f64() * 1e3
         );
     }
@@ -84,7 +86,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     let mut out = RgbImage::new(1, 1);
     for (input, output) in &jobs {
-        match stylize_one(&mut stylizer, &plan, input, output, &args, &mut out) {
+        match stylize_one(&mut stylizer, &look, input, output, &args, &mut out) {
             Ok(()) => out_dir.iter_mut().for_each(OutputDir::keep),
             Err(err) => {
                 failed += 1;
@@ -109,7 +111,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
 
 fn stylize_one(
     stylizer: &mut Stylizer,
-    plan: &StylePlan,
+    look: &Look,
     input: &Path,
     output: &Path,
     args: &StylizeArgs,
@@ -120,7 +122,8 @@ fn stylize_one(
     if let Some(max) = args.max_size {
         photo = fit_within(photo, max);
     }
-    plan.paint(stylizer, &photo, out)
+    stylizer
+        .paint_into(&photo, look, None, out)
         .with_context(|| input.display().to_string())?;
     images::save_atomic(out, output, args.quality)?;
     if args.engine.verbose {

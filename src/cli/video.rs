@@ -9,12 +9,12 @@ use std::time::Instant;
 use anyhow::Context;
 use brushwork::atomic::{ChildGroup, Temporary};
 use brushwork::images::ImageError;
-use brushwork::live::source::{probe, VideoFile};
-use brushwork::live::{self, ControlState, Controls, Flow, Mode, RunOptions, Stats};
+use brushwork::live::source::{probe, Looping, Pacing, VideoFile};
+use brushwork::live::{self, ControlState, Controls, Flow, Mode, OwnEmbedding, RunOptions, Stats};
 use brushwork::Stylizer;
 use clap::Args;
 
-use super::style_args::{Choice, StyleArgs};
+use super::style_args::StyleArgs;
 use super::stylize::fit_dims;
 use super::{EngineArgs, UsageError};
 
@@ -39,7 +39,7 @@ pub struct VideoArgs {
     pub max_size: Option<u32>,
 
     /// Temporal smoothing against flicker, 0 (off) to 0.95.
-    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA", value_parser = super::live::parse_stabilize)]
     pub stabilize: f32,
 
     /// H.264 quality: lower is better and larger (0-51).
@@ -51,22 +51,13 @@ pub struct VideoArgs {
 }
 
 pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
-    let ext = args
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = brushwork::images::lowercase_extension(&args.output);
     if !matches!(ext.as_deref(), Some("mp4" | "mkv" | "mov")) {
         return Err(UsageError(format!(
             "{}: use an .mp4, .mkv or .mov name",
             args.output.display()
         ))
         .into());
-    }
-    if !(0.0..=0.95).contains(&args.stabilize) {
-        return Err(
-            UsageError(format!("--stabilize {} is outside 0..0.95", args.stabilize)).into(),
-        );
     }
     if !args.input.is_file() {
         return Err(ImageError::NotFound(args.input.clone()).into());
@@ -88,12 +79,8 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
 
     let mut stylizer =
         Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
-    let plan = args.style.plan(&mut stylizer)?;
-    let Choice::Embedding(style) = plan.choice else {
-        return Err(
-            UsageError("--preset is not supported by `video` yet; use --style".into()).into(),
-        );
-    };
+    let styles = args.style.resolve(&mut stylizer)?;
+    let look = styles.look()?;
 
     let dir = brushwork::atomic::parent_dir(&args.output);
     let tmp =
@@ -143,22 +130,21 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let _encoder_group = ChildGroup::register(encoder.id());
     let mut stdin = encoder.stdin.take().expect("piped");
 
-    let source = VideoFile::open(&args.input, Some(size), false, false)?;
-    let controls = Controls::new(ControlState {
-        style: 0,
-        morph: None,
-        strength: 1.0,
-        stabilize: args.stabilize,
-        morph_frames: 1,
-        preserve_color: plan.preserve_color,
-    });
-    let styles = vec![if plan.strength < 1.0 {
-        // One own-embedding for the whole video keeps the strength steady from frame to frame.
-        let first = VideoFile::open(&args.input, Some(size), false, false)?;
-        own_blend(&mut stylizer, first, style, plan.strength)?
+    let source = VideoFile::open(&args.input, Some(size), Pacing::AsFast, Looping::Once)?;
+    let mut state = ControlState::new(&styles.weights);
+    state.strength = look.strength;
+    state.stabilize = args.stabilize;
+    state.morph_frames = 1;
+    state.preserve_color = look.preserve_color;
+    let controls = Controls::new(state);
+    // One own embedding for the whole video (from its first frame) keeps the strength steady
+    // from frame to frame.
+    let own = if look.needs_own_embedding() {
+        let mut first = VideoFile::open(&args.input, Some(size), Pacing::AsFast, Looping::Once)?;
+        OwnEmbedding::Fixed(first_frame_embedding(&mut stylizer, &mut first)?)
     } else {
-        style
-    }];
+        OwnEmbedding::Refreshed
+    };
     let stats = Stats::default();
     let started = Instant::now();
     let mut progress = Progress::new(info.frames);
@@ -166,13 +152,14 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     live::run(
         Box::new(source),
         &mut stylizer,
-        &styles,
+        &styles.palette,
         &controls,
         &stats,
         &RunOptions {
             mode: Mode::EveryFrame,
             max_frames: None,
             pace: false,
+            own,
         },
         &mut |frame| {
             if let Err(e) = stdin.write_all(frame.output.as_raw()) {
@@ -222,19 +209,16 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The style pulled toward the video's first frame's own embedding.
-fn own_blend(
+/// The own style embedding of a video's first frame.
+fn first_frame_embedding(
     stylizer: &mut Stylizer,
-    mut first: VideoFile,
-    style: brushwork::StyleEmbedding,
-    strength: f32,
+    first: &mut VideoFile,
 ) -> anyhow::Result<brushwork::StyleEmbedding> {
     use brushwork::live::FrameSource;
     let (w, h) = first.size();
     let mut img = image::RgbImage::new(w, h);
     first.next_frame(&mut img)?;
-    let own = stylizer.embed(&img)?;
-    Ok(style.with_strength(&own, strength)?)
+    Ok(stylizer.embed(&img)?)
 }
 
 /// The size to stylize at: the video's own, or scaled down to `max` on the longer side.

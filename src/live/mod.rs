@@ -6,6 +6,7 @@ pub mod slot;
 pub mod source;
 
 pub use pipeline::{
-    run, ControlState, Controls, Flicker, Flow, Frame, Mode, PipelineError, RunOptions, Stats,
+    dominant, one_hot, run, ControlState, Controls, Flicker, Flow, Frame, Mode, Morph,
+    OwnEmbedding, PipelineError, RunOptions, Stats,
 };
 pub use source::{FrameSource, SourceError};

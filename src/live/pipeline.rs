@@ -11,6 +11,7 @@ use image::RgbImage;
 
 use super::slot::{Slot, Take};
 use super::source::{FrameSource, SourceError};
+use crate::look::{Look, Palette, MAX_PALETTE};
 use crate::style::StyleEmbedding;
 use crate::stylizer::{StylizeError, Stylizer};
 
@@ -38,14 +39,15 @@ pub enum Mode {
     EveryFrame,
 }
 
-/// What the pipeline should do; all of it can change while it runs.
-#[derive(Debug, Clone)]
+/// What the pipeline should do; all of it can change while it runs. Plain data (no heap), so
+/// the inference thread copies it every frame without allocating.
+#[derive(Debug, Clone, Copy)]
 pub struct ControlState {
-    /// The style shown (index into the styles).
-    pub style: usize,
-    /// A morph in progress: (from, to, progress 0..1).
-    pub morph: Option<(usize, usize, f32)>,
-    /// 0..1, identity interpolation toward the frame's own embedding.
+    /// How much of each palette entry is shown (normalized when used; the first `len` count).
+    pub weights: [f32; MAX_PALETTE],
+    /// A morph in progress from one set of weights to another.
+    pub morph: Option<Morph>,
+    /// 0..1: identity interpolation toward the frame's own embedding (for presets, a pixel blend).
     pub strength: f32,
     /// Temporal blending of outputs, 0 (off) to 0.95.
     pub stabilize: f32,
@@ -53,6 +55,92 @@ pub struct ControlState {
     pub morph_frames: u32,
     /// Keep the input's colours under the stylized luminance.
     pub preserve_color: bool,
+}
+
+/// A morph between two sets of palette weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Morph {
+    pub from: [f32; MAX_PALETTE],
+    pub to: [f32; MAX_PALETTE],
+    /// Progress, 0 to 1.
+    pub t: f32,
+}
+
+/// Weights that show entry `i` alone.
+pub fn one_hot(i: usize) -> [f32; MAX_PALETTE] {
+    let mut w = [0.0; MAX_PALETTE];
+    w[i.min(MAX_PALETTE - 1)] = 1.0;
+    w
+}
+
+impl ControlState {
+    /// Starting state: the palette blended by `weights` (at most [`MAX_PALETTE`]), no morph.
+    pub fn new(weights: &[f32]) -> ControlState {
+        let mut w = [0.0; MAX_PALETTE];
+        for (d, s) in w.iter_mut().zip(weights) {
+            *d = *s;
+        }
+        ControlState {
+            weights: w,
+            morph: None,
+            strength: 1.0,
+            stabilize: 0.0,
+            morph_frames: 30,
+            preserve_color: false,
+        }
+    }
+
+    /// The weights shown now: the morph's point between its ends, else `weights`.
+    pub fn shown_weights(&self) -> [f32; MAX_PALETTE] {
+        match self.morph {
+            Some(m) => std::array::from_fn(|i| m.t * m.to[i] + (1.0 - m.t) * m.from[i]),
+            None => self.weights,
+        }
+    }
+
+    /// Where the picture is heading: the morph's end, else the weights.
+    pub fn target_weights(&self) -> [f32; MAX_PALETTE] {
+        self.morph.map_or(self.weights, |m| m.to)
+    }
+
+    /// Shows entry `i` alone, at once.
+    pub fn select(&mut self, i: usize) {
+        self.weights = one_hot(i);
+        self.morph = None;
+    }
+
+    /// Starts a morph from what is shown now to entry `i` alone.
+    pub fn morph_to(&mut self, i: usize) {
+        self.morph = Some(Morph {
+            from: self.shown_weights(),
+            to: one_hot(i),
+            t: 0.0,
+        });
+    }
+}
+
+/// The entry with the largest weight among the first `len` (the first on a tie).
+pub fn dominant(weights: &[f32; MAX_PALETTE], len: usize) -> usize {
+    let mut best = 0;
+    for i in 1..len.min(MAX_PALETTE) {
+        if weights[i] > weights[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Whose own embedding a strength below 1 pulls toward.
+#[derive(Debug, Clone, Copy)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per run, never copied in a loop"
+)]
+pub enum OwnEmbedding {
+    /// Each frame's, refreshed every [`OWN_EMBEDDING_EVERY`] frames (live).
+    Refreshed,
+    /// One for the whole run (a video keeps its strength steady from frame to frame).
+    Fixed(StyleEmbedding),
 }
 
 /// Shared between the display thread (which changes it) and the inference thread.
@@ -70,7 +158,7 @@ impl Controls {
     }
 
     pub fn get(&self) -> ControlState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn update(&self, f: impl FnOnce(&mut ControlState)) {
@@ -138,6 +226,7 @@ pub struct RunOptions {
     pub max_frames: Option<u64>,
     /// Pace the source at its natural rate (patterns, image sequences).
     pub pace: bool,
+    pub own: OwnEmbedding,
 }
 
 /// Runs the pipeline until the source ends, `max_frames` are captured, the display returns
@@ -146,13 +235,13 @@ pub struct RunOptions {
 pub fn run(
     source: Box<dyn FrameSource>,
     stylizer: &mut Stylizer,
-    styles: &[StyleEmbedding],
+    palette: &Palette,
     controls: &Controls,
     stats: &Stats,
     options: &RunOptions,
     display: &mut dyn FnMut(&Frame) -> Flow,
 ) -> Result<(), PipelineError> {
-    assert!(!styles.is_empty(), "at least one style");
+    assert!(!palette.is_empty(), "at least one style");
     let (w, h) = source.size();
     let to_infer: Slot<Frame> = Slot::new();
     let to_show: Slot<Frame> = Slot::new();
@@ -190,7 +279,7 @@ pub fn run(
         });
         scope.spawn(|| {
             if let Err(e) = infer(
-                stylizer, styles, to_infer, to_show, pool_tx, controls, stats, options,
+                stylizer, palette, to_infer, to_show, pool_tx, controls, stats, options,
             ) {
                 fail(e.into());
             }
@@ -278,7 +367,7 @@ fn capture(
 #[allow(clippy::too_many_arguments)]
 fn infer(
     stylizer: &mut Stylizer,
-    styles: &[StyleEmbedding],
+    palette: &Palette,
     to_infer: &Slot<Frame>,
     to_show: &Slot<Frame>,
     pool_tx: &SyncSender<Frame>,
@@ -286,9 +375,13 @@ fn infer(
     stats: &Stats,
     options: &RunOptions,
 ) -> Result<(), StylizeError> {
-    let mut own: Option<StyleEmbedding> = None;
+    let mut own: Option<StyleEmbedding> = match options.own {
+        OwnEmbedding::Fixed(e) => Some(e),
+        OwnEmbedding::Refreshed => None,
+    };
     let mut previous: Option<RgbImage> = None;
     let mut count = 0u64;
+    let n = palette.len();
     loop {
         let mut frame = match to_infer.take(Duration::from_millis(100)) {
             Take::Item(f) => f,
@@ -297,22 +390,24 @@ fn infer(
             Take::Closed => return Ok(()),
         };
         let c = advance_morph(controls);
-        let mut style = match c.morph {
-            Some((from, to, t)) => styles[to % styles.len()].mix(&styles[from % styles.len()], t),
-            None => styles[c.style % styles.len()],
+        let weights = c.shown_weights();
+        let paint = palette
+            .blend(&weights[..n])
+            .unwrap_or_else(|_| palette.get(0).expect("not empty"));
+        let look = Look {
+            paint,
+            strength: c.strength.clamp(0.0, 1.0),
+            preserve_color: c.preserve_color,
         };
-        if c.strength < 1.0 {
-            if own.is_none() || count.is_multiple_of(OWN_EMBEDDING_EVERY) {
-                own = Some(stylizer.embed(&frame.input)?);
-            }
-            style = style.mix(own.as_ref().expect("set above"), c.strength.max(0.0));
+        if look.needs_own_embedding()
+            && matches!(options.own, OwnEmbedding::Refreshed)
+            && (own.is_none() || count.is_multiple_of(OWN_EMBEDDING_EVERY))
+        {
+            own = Some(stylizer.embed(&frame.input)?);
         }
         let t = Instant::now();
-        stylizer.stylize_into(&frame.input, &style, &mut frame.output)?;
+        stylizer.paint_into(&frame.input, &look, own.as_ref(), &mut frame.output)?;
         frame.infer_ms = t.elapsed().as_secs_f32() * 1e3;
-        if c.preserve_color {
-            crate::colour::preserve_colour(&mut frame.output, &frame.input);
-        }
         if c.stabilize > 0.0 {
             stabilize(&mut frame.output, &mut previous, c.stabilize);
         }
@@ -334,23 +429,18 @@ fn infer(
     }
 }
 
-/// Moves a morph one frame on; when it completes, its target becomes the current style.
+/// Moves a morph one frame on; when it completes, its target becomes the weights.
 fn advance_morph(controls: &Controls) -> ControlState {
     let mut out = None;
     controls.update(|c| {
-        if let Some((from, to, t)) = c.morph {
-            let t = (t + 1.0 / c.morph_frames.max(1) as f32).min(1.0);
-            if t >= 1.0 {
+        if let Some(m) = &mut c.morph {
+            m.t = (m.t + 1.0 / c.morph_frames.max(1) as f32).min(1.0);
+            if m.t >= 1.0 {
+                c.weights = m.to;
                 c.morph = None;
-                c.style = to;
-                out = Some(c.clone());
-            } else {
-                c.morph = Some((from, to, t));
             }
         }
-        if out.is_none() {
-            out = Some(c.clone());
-        }
+        out = Some(*c);
     });
     out.expect("set in update")
 }

@@ -67,7 +67,17 @@ pub fn open(
         return Ok(Box::new(seq));
     }
     if path.exists() {
-        return Ok(Box::new(VideoFile::open(path, size, true, repeat)?));
+        let looping = if repeat {
+            Looping::Forever
+        } else {
+            Looping::Once
+        };
+        return Ok(Box::new(VideoFile::open(
+            path,
+            size,
+            Pacing::RealTime,
+            looping,
+        )?));
     }
     if let Some(kind) = spec.strip_prefix("pattern") {
         let kind = match kind {
@@ -373,22 +383,37 @@ pub struct VideoFile {
     stdout: ChildStdout,
 }
 
+/// How fast a video file is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// At the video's own frame rate (live playback).
+    RealTime,
+    /// As fast as frames are taken (stylizing a whole file).
+    AsFast,
+}
+
+/// Whether a video file (or an image directory) starts again at its end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Looping {
+    Once,
+    Forever,
+}
+
 impl VideoFile {
-    /// `realtime` paces decoding at the video's own rate (for live playback); `repeat` loops it.
     pub fn open(
         path: &Path,
         size: Option<(u32, u32)>,
-        realtime: bool,
-        repeat: bool,
+        pacing: Pacing,
+        looping: Looping,
     ) -> Result<Self, SourceError> {
         let info = probe(path)?;
         let size = size.unwrap_or((info.width, info.height));
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-v", "error", "-nostdin"]);
-        if realtime {
+        if pacing == Pacing::RealTime {
             cmd.arg("-re");
         }
-        if repeat {
+        if looping == Looping::Forever {
             cmd.args(["-stream_loop", "-1"]);
         }
         cmd.arg("-i")

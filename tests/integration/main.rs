@@ -9,6 +9,7 @@ mod hardening;
 mod live;
 mod presets;
 mod runtime;
+mod style_language;
 mod style_space;
 mod stylize;
 mod video;

@@ -89,8 +89,8 @@ fn bad_preset_specs() {
     assert_user_error(&run("seven", &[]), "use N or N:WEIGHT", dir.path());
     assert_user_error(&run("1:0,2:0", &[]), "all weights are zero", dir.path());
     assert_user_error(
-        &run("3", &["--weights", "1"]),
-        "--weights go with --style",
+        &run("3", &["--weights", "1,1"]),
+        "1 styles but 2 weights; give one weight per --preset",
         dir.path(),
     );
 }

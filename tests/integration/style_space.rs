@@ -226,7 +226,7 @@ fn strength_outside_zero_to_one() {
         &"towers",
         "out.png",
         &["--strength", "1.5"],
-        "--strength 1.5 is outside 0..1",
+        "1.5 is outside 0..1",
     );
 }
 

@@ -4,7 +4,7 @@ use image::RgbImage;
 
 /// Replaces `stylized`'s colour with `photo`'s, keeping `stylized`'s luminance: a YCbCr swap
 /// (ITU-R BT.601, full range, as JPEG and Pillow use). Both images must be the same size.
-pub fn preserve_colour(stylized: &mut RgbImage, photo: &RgbImage) {
+pub fn preserve_color(stylized: &mut RgbImage, photo: &RgbImage) {
     assert_eq!(stylized.dimensions(), photo.dimensions(), "same size");
     for (s, p) in stylized.pixels_mut().zip(photo.pixels()) {
         let [r, g, b] = s.0.map(f32::from);
@@ -38,7 +38,7 @@ mod tests {
         });
         let mut out = RgbImage::from_fn(8, 8, |x, _| Rgb([(x * 10) as u8 + 90; 3]));
         let before = out.clone();
-        preserve_colour(&mut out, &photo);
+        preserve_color(&mut out, &photo);
         for ((o, b), p) in out.pixels().zip(before.pixels()).zip(photo.pixels()) {
             assert!(
                 (luma(o) - luma(b)).abs() <= 1.0,
@@ -53,7 +53,7 @@ mod tests {
     fn grey_photo_gives_grey_output() {
         let photo = RgbImage::from_pixel(4, 4, Rgb([90, 90, 90]));
         let mut out = RgbImage::from_pixel(4, 4, Rgb([250, 10, 40]));
-        preserve_colour(&mut out, &photo);
+        preserve_color(&mut out, &photo);
         let p = out.get_pixel(0, 0);
         assert!(
             p[0].abs_diff(p[1]) <= 1 && p[1].abs_diff(p[2]) <= 1,
