@@ -4,40 +4,49 @@
 //! convolutional transformation network repaints a photo or frame, at its own resolution, in
 //! that style (Ghiasi et al. 2017). Both run in ONNX Runtime through the `ort` crate.
 //!
-//! - [`runtime`]: finding or fetching `libonnxruntime`, one environment per process;
+//! The core:
+//! - [`Stylizer`] (module `stylizer`): the networks in ONNX Runtime sessions; embed a painting,
+//!   stylize a picture, or [`paint_into`](Stylizer::paint_into) it with a [`look::Look`];
+//! - [`style`]: style embeddings, blends, strength, style-image preparation;
+//! - [`look`]: what to paint with: a paint (embedding or preset mix), strength, colours, and
+//!   the palette of styles a command was given;
+//! - [`presets`]: the 26 presets of the multi-style network;
+//! - [`style_file`] and [`style_source`]: saved embeddings, built-in styles, `--style` specs;
 //! - [`models`]: the networks, embedded in the binary or read from a directory;
-//! - [`style`]: style embeddings and style-image preparation;
-//! - [`tensor`]: explicit image <-> tensor conversion;
-//! - [`images`]: reading user pictures and writing results atomically;
-//! - [`stylizer`]: [`Stylizer`], which runs it all.
+//! - [`providers`]: CPU, CUDA and TensorRT; [`runtime`]: finding or fetching `libonnxruntime`.
+//!
+//! Around it:
+//! - [`images`]: reading user pictures safely, writing results; [`atomic`]: temporary files,
+//!   renames, signal clean-up, output directories;
+//! - [`sources`], [`video`] and [`pipeline`]: frames from cameras, files, directories and
+//!   patterns, through the threaded pipeline that `live` and `video` share;
+//! - [`metrics`]: flicker, percentiles, memory.
+//!
+//! Library code prints nothing: what it has to say goes through the `log` crate.
 
 pub mod atomic;
-pub mod color;
-pub mod files;
+mod color;
+mod files;
 pub mod images;
-pub mod live;
 pub mod look;
+pub mod metrics;
 pub mod models;
+pub mod pipeline;
 pub mod presets;
 pub mod providers;
 pub mod runtime;
-pub mod sheet;
+pub mod sources;
 pub mod style;
 pub mod style_file;
 pub mod style_source;
-pub mod stylizer;
-pub mod tensor;
+mod stylizer;
+mod tensor;
+pub mod video;
 
 #[cfg(test)]
 mod parser_properties;
 
 pub use models::{ModelSet, Precision};
 
-/// A line for the user on stderr, from library code that has something to say (a download, a
-/// slow first step). Never panics: a closed or full stderr is not worth dying for.
-pub(crate) fn note(line: std::fmt::Arguments) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
 pub use style::StyleEmbedding;
-pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions};
+pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions, MIN_CONTENT_SIDE};

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Err(e) => cli::argument_error(e),
     };
     cli::signals::install();
+    cli::install_logger();
     let result = cli::run(args).and_then(|code| {
         // What is still buffered must reach stdout, or the run failed.
         std::io::Write::flush(&mut std::io::stdout()).map_err(cli::StdoutError)?;

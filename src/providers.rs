@@ -211,9 +211,9 @@ fn register_tensorrt(
         .join(format!("gpu{id}"));
     let _ = std::fs::create_dir_all(&cache);
     let cache = cache.display().to_string();
-    crate::note(format_args!(
-        "brushwork: TensorRT builds an engine for each model the first time (this can take minutes); it is cached in {cache}"
-    ));
+    log::info!(
+        "TensorRT builds an engine for each model the first time (this can take minutes); it is cached in {cache}"
+    );
     register_strictly(
         builder,
         "TensorRT",

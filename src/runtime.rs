@@ -202,10 +202,10 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
                 })
             }
             Err(reason) => {
-                crate::note(format_args!(
-                    "brushwork: the cached ONNX Runtime at {} is damaged ({reason}); fetching it again",
+                log::warn!(
+                    "the cached ONNX Runtime at {} is damaged ({reason}); fetching it again",
                     cached.display()
-                ));
+                );
                 let _ = fs::remove_file(&cached);
             }
         }
@@ -344,10 +344,10 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
     if dest.is_file() {
         return Ok(()); // another process fetched it while we waited
     }
-    crate::note(format_args!(
-        "brushwork: ONNX Runtime not found; fetching onnxruntime=={ORT_VERSION} from PyPI into {} (once)",
+    log::info!(
+        "ONNX Runtime not found; fetching onnxruntime=={ORT_VERSION} from PyPI into {} (once)",
         dir.display()
-    ));
+    );
     let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
     let platform = format!("manylinux_2_28_{arch}");
     let out = Command::new("python3")
@@ -413,10 +413,7 @@ fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
             "the library unpacked from {wheel} is not the pinned one: {reason}"
         )));
     }
-    crate::note(format_args!(
-        "brushwork: ONNX Runtime {ORT_VERSION} ready at {}",
-        dest.display()
-    ));
+    log::info!("ONNX Runtime {ORT_VERSION} ready at {}", dest.display());
     Ok(())
 }
 

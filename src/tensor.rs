@@ -3,6 +3,7 @@
 //! Python reference (`python-export/export.py`) does, so outputs match it bit for bit.
 
 use image::RgbImage;
+use ndarray::{s, ArrayView3, ArrayViewMut3};
 
 /// The transformer downsamples twice by 2: its input sides must be multiples of this.
 pub const STRIDE: u32 = 4;
@@ -86,42 +87,42 @@ pub fn nhwc_to_image(tensor: &[f32], tensor_width: usize, out: &mut RgbImage) {
 }
 
 /// Fills `buf` with `img` as a `[1, 3, padded(h), padded(w)]` (planar) tensor, reflect-padding
-/// the bottom and right edges like [`fill_nhwc_padded`].
+/// the bottom and right edges like [`fill_nhwc_padded`]. The layouts are spelled out as
+/// ndarray views: the picture as `[h, w, 3]`, the tensor as `[3, ph, pw]`.
 pub fn image_to_nchw_padded(img: &RgbImage, buf: &mut Vec<f32>) -> (usize, usize) {
     let (w, h) = img.dimensions();
     let (pw, ph) = (padded(w) as usize, padded(h) as usize);
     buf.resize(3 * pw * ph, 0.0);
-    let src = img.as_raw();
-    let plane = pw * ph;
-    for y in 0..ph {
-        let sy = reflect(y as u32, h) as usize;
-        for x in 0..pw {
-            let sx = reflect(x as u32, w) as usize;
-            let s = (sy * w as usize + sx) * 3;
-            for c in 0..3 {
-                buf[c * plane + y * pw + x] = f32::from(src[s + c]) / 255.0;
-            }
-        }
+    let src = ArrayView3::from_shape((h as usize, w as usize, 3), img.as_raw())
+        .expect("an RgbImage is h x w x 3 bytes");
+    let mut planes =
+        ArrayViewMut3::from_shape((3, ph, pw), &mut buf[..]).expect("sized just above");
+    for ((c, y, x), v) in planes.indexed_iter_mut() {
+        let (sy, sx) = (reflect(y as u32, h) as usize, reflect(x as u32, w) as usize);
+        *v = f32::from(src[[sy, sx, c]]) / 255.0;
     }
     (ph, pw)
 }
 
 /// Writes the top-left `out.width() x out.height()` of a planar `[1, 3, h, tensor_width]`
-/// tensor into `out`, quantized to 8 bits.
+/// tensor into `out`, quantized to 8 bits: the planes are viewed as `[h, w, 3]`
+/// (`permuted_axes`), cropped, and read in the picture's own order.
 pub fn nchw_to_image(
     tensor: &[f32],
     tensor_height: usize,
     tensor_width: usize,
     out: &mut RgbImage,
 ) {
-    let plane = tensor_height * tensor_width;
-    let w = out.width() as usize;
-    for (y, row) in out.as_mut().chunks_exact_mut(w * 3).enumerate() {
-        for (x, px) in row.chunks_exact_mut(3).enumerate() {
-            for (c, v) in px.iter_mut().enumerate() {
-                *v = quantize(tensor[c * plane + y * tensor_width + x]);
-            }
-        }
+    let (w, h) = (out.width() as usize, out.height() as usize);
+    let planes = ArrayView3::from_shape((3, tensor_height, tensor_width), tensor)
+        .expect("a [1, 3, h, w] tensor");
+    let hwc = planes.permuted_axes([1, 2, 0]);
+    for (d, s) in out
+        .as_mut()
+        .iter_mut()
+        .zip(hwc.slice(s![..h, ..w, ..]).iter())
+    {
+        *d = quantize(*s);
     }
 }
 

@@ -10,7 +10,9 @@ use clap::Args;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::{parse_size, proc_status_mb, EngineArgs};
+use brushwork::metrics::{median, proc_status_mb};
+
+use super::{parse_size, EngineArgs};
 
 /// Measure speed and memory: per size, the median time of a frame (8-bit RGB in, transformer,
 /// 8-bit RGB out, style embedding cached) and its fps, the first frame's latency from session
@@ -224,9 +226,4 @@ fn pattern(w: u32, h: u32, seed: u32) -> RgbImage {
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::cli::sheet::contact_sheet;
 use brushwork::atomic::OutputDir;
 use brushwork::images::{self, ImageError, JPEG_QUALITY};
 use brushwork::look::{Look, Paint};
 use brushwork::presets::PresetMix;
-use brushwork::sheet::contact_sheet;
 use brushwork::style_source::StyleSource;
 use brushwork::Stylizer;
 use clap::Args;

@@ -6,6 +6,7 @@ mod info;
 mod interpolate;
 mod live;
 mod presets;
+pub mod sheet;
 pub mod signals;
 mod style_args;
 mod styles;
@@ -16,12 +17,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brushwork::images::ImageError;
-use brushwork::live::{PipelineError, SourceError};
 use brushwork::models::{ModelError, Precision};
+use brushwork::pipeline::PipelineError;
 use brushwork::presets::PresetError;
+use brushwork::sources::SourceError;
 use brushwork::style::BlendError;
 use brushwork::style_file::StyleFileError;
 use brushwork::style_source::StyleSourceError;
+use brushwork::video::VideoError;
 use brushwork::{Device, ModelSet, StylizeError, StylizerOptions};
 use clap::{Args, Parser, Subcommand};
 
@@ -168,6 +171,30 @@ pub fn argument_error(e: clap::Error) -> ! {
     std::process::exit(i32::from(EXIT_USAGE));
 }
 
+/// Prints what the library logs at info level and above on stderr, as `brushwork: ...` lines.
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info && metadata.target().starts_with("brushwork")
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            say!("brushwork: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+pub fn install_logger() {
+    static LOGGER: StderrLogger = StderrLogger;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
 /// Prints an error as brushwork's one line on stderr.
 pub fn report(err: &anyhow::Error) {
     say!("brushwork: error: {}", one_line(err));
@@ -219,6 +246,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 .is_some_and(StyleSourceError::is_user_error)
             || e.downcast_ref::<ModelError>()
                 .is_some_and(ModelError::is_users)
+            || e.downcast_ref::<VideoError>()
+                .is_some_and(VideoError::is_user_error)
     });
     if user_fault {
         EXIT_USAGE
@@ -253,21 +282,6 @@ pub fn parse_size(s: &str, label: &str, example: &str, max: u32) -> anyhow::Resu
         return Err(bad().into());
     }
     Ok((w, h))
-}
-
-/// A memory figure of this process from /proc/self/status (Linux), in MB: `VmRSS` now,
-/// `VmHWM` at its peak.
-pub fn proc_status_mb(key: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::cli::sheet::contact_sheet;
 use brushwork::images;
 use brushwork::presets::{PresetMix, NUM_PRESETS};
-use brushwork::sheet::contact_sheet;
 use brushwork::Stylizer;
 use clap::Args;
 use image::RgbImage;

@@ -2,15 +2,16 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
-use brushwork::atomic::{ChildGroup, Temporary};
 use brushwork::images::ImageError;
-use brushwork::live::source::{probe, Looping, Pacing, VideoFile};
-use brushwork::live::{self, ControlState, Controls, Flow, Mode, OwnEmbedding, RunOptions, Stats};
+use brushwork::pipeline::{
+    self, ControlState, Controls, Flow, Mode, OwnEmbedding, RunOptions, Stats,
+};
+use brushwork::video::{probe, Encoder, EncoderSettings, Looping, Pacing, VideoFile};
 use brushwork::Stylizer;
 use clap::Args;
 
@@ -82,55 +83,18 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let styles = args.style.resolve(&mut stylizer)?;
     let look = styles.look()?;
 
-    let dir = brushwork::atomic::parent_dir(&args.output);
-    let tmp =
-        Temporary::new_in(dir, &format!(".{}", ext.as_deref().unwrap_or("mp4"))).map_err(|e| {
-            ImageError::Write {
-                path: args.output.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-    // A dead encoder must be an error we handle (and clean up after), not a SIGPIPE that kills
-    // brushwork with the temporary file still there.
-    #[cfg(unix)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
-    let mut encoder = Command::new("ffmpeg");
-    // Own process group: Ctrl-C reaches brushwork alone, which then stops the encoder itself.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut encoder, 0);
-    let mut encoder = encoder
-        .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .args(["-s", &format!("{}x{}", size.0, size.1)])
-        .args(["-r", &format!("{}", info.fps)])
-        .args(["-i", "-"])
-        .arg("-i")
-        .arg(&args.input)
-        .args(["-map", "0:v:0", "-map", "1:a?"])
-        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-crf",
-            &args.crf.to_string(),
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(tmp.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| brushwork::live::SourceError::NoFfmpeg {
-            what: "writing video".into(),
-            reason: e.to_string(),
-        })?;
-    // A signal kills the encoder's group before removing its output.
-    let _encoder_group = ChildGroup::register(encoder.id());
-    let mut stdin = encoder.stdin.take().expect("piped");
-
-    let source = VideoFile::open(&args.input, Some(size), Pacing::AsFast, Looping::Once)?;
+    let mut encoder = Encoder::start(
+        &args.output,
+        &EncoderSettings {
+            width: size.0,
+            height: size.1,
+            fps: info.fps,
+            crf: args.crf,
+            audio_from: info.has_audio.then(|| args.input.clone()),
+        },
+    )?;
+    let source =
+        VideoFile::open_probed(&args.input, info, Some(size), Pacing::AsFast, Looping::Once)?;
     let mut state = ControlState::new(&styles.weights);
     state.strength = look.strength;
     state.stabilize = args.stabilize;
@@ -140,7 +104,8 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     // One own embedding for the whole video (from its first frame) keeps the strength steady
     // from frame to frame.
     let own = if look.needs_own_embedding() {
-        let mut first = VideoFile::open(&args.input, Some(size), Pacing::AsFast, Looping::Once)?;
+        let mut first =
+            VideoFile::open_probed(&args.input, info, Some(size), Pacing::AsFast, Looping::Once)?;
         OwnEmbedding::Fixed(first_frame_embedding(&mut stylizer, &mut first)?)
     } else {
         OwnEmbedding::Refreshed
@@ -149,7 +114,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut progress = Progress::new(info.frames);
     let mut write_error = None;
-    live::run(
+    pipeline::run(
         Box::new(source),
         &mut stylizer,
         &styles.palette,
@@ -162,7 +127,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             own,
         },
         &mut |frame| {
-            if let Err(e) = stdin.write_all(frame.output.as_raw()) {
+            if let Err(e) = encoder.write(&frame.output) {
                 write_error = Some(e);
                 return Flow::Stop;
             }
@@ -170,9 +135,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             Flow::Continue
         },
     )?;
-    drop(stdin);
     progress.finish();
-    let encoded = encoder.wait_with_output()?;
     if stats.shown.load(Ordering::Relaxed) == 0 && write_error.is_none() {
         return Err(UsageError(format!(
             "{}: no frame could be decoded from the video",
@@ -180,24 +143,10 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if !encoded.status.success() || write_error.is_some() {
-        let msg = String::from_utf8_lossy(&encoded.stderr);
-        let reason = msg
-            .lines()
-            .last()
-            .unwrap_or("ffmpeg failed")
-            .trim()
-            .to_string();
-        return Err(ImageError::Write {
-            path: args.output.clone(),
-            reason: format!("encoding failed: {reason}"),
-        }
-        .into());
+    if let Some(e) = write_error {
+        return Err(encoder.abandon(e).into());
     }
-    tmp.persist(&args.output).map_err(|e| ImageError::Write {
-        path: args.output.clone(),
-        reason: e.to_string(),
-    })?;
+    encoder.finish()?;
     let n = stats.shown.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     say!(
@@ -214,7 +163,7 @@ fn first_frame_embedding(
     stylizer: &mut Stylizer,
     first: &mut VideoFile,
 ) -> anyhow::Result<brushwork::StyleEmbedding> {
-    use brushwork::live::FrameSource;
+    use brushwork::sources::FrameSource;
     let (w, h) = first.size();
     let mut img = image::RgbImage::new(w, h);
     first.next_frame(&mut img)?;

@@ -1,17 +1,24 @@
-//! The live pipeline: capture, inference and display on their own threads, joined by
-//! latest-frame-wins [`Slot`]s. Frames circulate through a fixed pool, so the steady state
-//! allocates nothing per frame.
+//! The frame pipeline that `live` and `video` share: capture, inference and display on their
+//! own threads, joined by latest-frame-wins [`Slot`]s. Frames circulate through a fixed pool,
+//! so the steady state allocates nothing per frame. What is painted can change while it runs
+//! ([`Controls`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod controls;
+pub mod slot;
+
+pub use controls::{dominant, one_hot, ControlState, Controls, Morph, OwnEmbedding};
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use super::slot::{Slot, Take};
-use super::source::{FrameSource, SourceError};
-use crate::look::{Look, Palette, MAX_PALETTE};
+use slot::{Slot, Take};
+
+use crate::look::{Look, Palette};
+use crate::sources::{FrameSource, SourceError};
 use crate::style::StyleEmbedding;
 use crate::stylizer::{StylizeError, Stylizer};
 
@@ -37,141 +44,6 @@ pub enum Mode {
     Realtime,
     /// Every frame is stylized: the source waits for inference (video files, measurements).
     EveryFrame,
-}
-
-/// What the pipeline should do; all of it can change while it runs. Plain data (no heap), so
-/// the inference thread copies it every frame without allocating.
-#[derive(Debug, Clone, Copy)]
-pub struct ControlState {
-    /// How much of each palette entry is shown (normalized when used; the first `len` count).
-    pub weights: [f32; MAX_PALETTE],
-    /// A morph in progress from one set of weights to another.
-    pub morph: Option<Morph>,
-    /// 0..1: identity interpolation toward the frame's own embedding (for presets, a pixel blend).
-    pub strength: f32,
-    /// Temporal blending of outputs, 0 (off) to 0.95.
-    pub stabilize: f32,
-    /// Frames a morph takes.
-    pub morph_frames: u32,
-    /// Keep the input's colours under the stylized luminance.
-    pub preserve_color: bool,
-}
-
-/// A morph between two sets of palette weights.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Morph {
-    pub from: [f32; MAX_PALETTE],
-    pub to: [f32; MAX_PALETTE],
-    /// Progress, 0 to 1.
-    pub t: f32,
-}
-
-/// Weights that show entry `i` alone.
-pub fn one_hot(i: usize) -> [f32; MAX_PALETTE] {
-    let mut w = [0.0; MAX_PALETTE];
-    w[i.min(MAX_PALETTE - 1)] = 1.0;
-    w
-}
-
-impl ControlState {
-    /// Starting state: the palette blended by `weights` (at most [`MAX_PALETTE`]), no morph.
-    pub fn new(weights: &[f32]) -> ControlState {
-        let mut w = [0.0; MAX_PALETTE];
-        for (d, s) in w.iter_mut().zip(weights) {
-            *d = *s;
-        }
-        ControlState {
-            weights: w,
-            morph: None,
-            strength: 1.0,
-            stabilize: 0.0,
-            morph_frames: 30,
-            preserve_color: false,
-        }
-    }
-
-    /// The weights shown now: the morph's point between its ends, else `weights`.
-    pub fn shown_weights(&self) -> [f32; MAX_PALETTE] {
-        match self.morph {
-            Some(m) => std::array::from_fn(|i| m.t * m.to[i] + (1.0 - m.t) * m.from[i]),
-            None => self.weights,
-        }
-    }
-
-    /// Where the picture is heading: the morph's end, else the weights.
-    pub fn target_weights(&self) -> [f32; MAX_PALETTE] {
-        self.morph.map_or(self.weights, |m| m.to)
-    }
-
-    /// Shows entry `i` alone, at once.
-    pub fn select(&mut self, i: usize) {
-        self.weights = one_hot(i);
-        self.morph = None;
-    }
-
-    /// Starts a morph from what is shown now to entry `i` alone.
-    pub fn morph_to(&mut self, i: usize) {
-        self.morph = Some(Morph {
-            from: self.shown_weights(),
-            to: one_hot(i),
-            t: 0.0,
-        });
-    }
-}
-
-/// The entry with the largest weight among the first `len` (the first on a tie).
-pub fn dominant(weights: &[f32; MAX_PALETTE], len: usize) -> usize {
-    let mut best = 0;
-    for i in 1..len.min(MAX_PALETTE) {
-        if weights[i] > weights[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// Whose own embedding a strength below 1 pulls toward.
-#[derive(Debug, Clone, Copy)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per run, never copied in a loop"
-)]
-pub enum OwnEmbedding {
-    /// Each frame's, refreshed every [`OWN_EMBEDDING_EVERY`] frames (live).
-    Refreshed,
-    /// One for the whole run (a video keeps its strength steady from frame to frame).
-    Fixed(StyleEmbedding),
-}
-
-/// Shared between the display thread (which changes it) and the inference thread.
-pub struct Controls {
-    state: Mutex<ControlState>,
-    quit: AtomicBool,
-}
-
-impl Controls {
-    pub fn new(state: ControlState) -> Self {
-        Controls {
-            state: Mutex::new(state),
-            quit: AtomicBool::new(false),
-        }
-    }
-
-    pub fn get(&self) -> ControlState {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn update(&self, f: impl FnOnce(&mut ControlState)) {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    pub fn quit(&self) {
-        self.quit.store(true, Ordering::Relaxed);
-    }
-
-    pub fn should_quit(&self) -> bool {
-        self.quit.load(Ordering::Relaxed)
-    }
 }
 
 /// Counters, readable while the pipeline runs.
@@ -459,63 +331,9 @@ fn stabilize(out: &mut RgbImage, previous: &mut Option<RgbImage>, alpha: f32) {
     }
 }
 
-/// Temporal instability of a stylized sequence against its input: the mean over frames of
-/// |(S_t − S_{t−1}) − (I_t − I_{t−1})|, per channel, in 8-bit units (a flow-free proxy of the
-/// frame-difference loss of Xu et al. 2021). Feed consecutive frames only.
-#[derive(Default)]
-pub struct Flicker {
-    prev: Option<(RgbImage, RgbImage)>,
-    sum: f64,
-    pairs: u64,
-}
-
-impl Flicker {
-    pub fn add(&mut self, input: &RgbImage, output: &RgbImage) {
-        if let Some((pi, po)) = &mut self.prev {
-            let mut total = 0u64;
-            for (((i, o), pi), po) in input
-                .as_raw()
-                .iter()
-                .zip(output.as_raw())
-                .zip(pi.as_raw())
-                .zip(po.as_raw())
-            {
-                let ds = i32::from(*o) - i32::from(*po);
-                let di = i32::from(*i) - i32::from(*pi);
-                total += (ds - di).unsigned_abs() as u64;
-            }
-            self.sum += total as f64 / input.as_raw().len() as f64;
-            self.pairs += 1;
-            pi.copy_from_slice(input.as_raw());
-            po.copy_from_slice(output.as_raw());
-        } else {
-            self.prev = Some((input.clone(), output.clone()));
-        }
-    }
-
-    /// The mean so far (NaN before two frames).
-    pub fn mean(&self) -> f64 {
-        self.sum / self.pairs as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn flicker_is_zero_when_output_changes_like_input() {
-        let mut f = Flicker::default();
-        let a = RgbImage::from_pixel(4, 4, image::Rgb([10, 20, 30]));
-        let b = RgbImage::from_pixel(4, 4, image::Rgb([15, 25, 35]));
-        f.add(&a, &a);
-        f.add(&b, &b);
-        assert_eq!(f.mean(), 0.0);
-        // output jumps by 40 while the input stands still
-        let jump = RgbImage::from_pixel(4, 4, image::Rgb([55, 65, 75]));
-        f.add(&b, &jump);
-        assert_eq!(f.mean(), 20.0);
-    }
 
     #[test]
     fn stabilize_blends_with_the_previous_output() {

@@ -320,11 +320,6 @@ fn glyph(c: char) -> &'static [u8; 7] {
         .expect("the font has '?'")
 }
 
-/// Width in pixels of `text` drawn by [`draw_text`].
-pub fn text_width(text: &str) -> u32 {
-    text.chars().count() as u32 * (GLYPH_W + 1) * SCALE
-}
-
 /// Draws `text` with its top-left corner at (x, y), clipped to the image.
 pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, color: Rgb<u8>) {
     draw_text_scaled(img, x, y, text, color, SCALE);

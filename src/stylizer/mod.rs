@@ -1,0 +1,300 @@
+//! [`Stylizer`]: the networks in ONNX Runtime sessions, with the buffers they reuse. The
+//! transformation network and its I/O binding live in `transformer`, the 26-preset network in
+//! `multistyle`, session building in `session`; applying a whole [`Look`](crate::look::Look)
+//! is [`Stylizer::paint_into`], in [`crate::look`].
+
+mod multistyle;
+mod session;
+mod transformer;
+
+use session::{check_io, session};
+use transformer::Transformer;
+
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::models::{ModelError, ModelSet, Precision};
+pub use crate::providers::Device;
+use crate::providers::{self, DeviceError};
+use crate::runtime::RuntimeError;
+use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
+
+const STYLE_IMAGE: &str = "style_image";
+const STYLE_EMBEDDING: &str = "style_embedding";
+const CONTENT_IMAGE: &str = "content_image";
+const STYLIZED_IMAGE: &str = "stylized_image";
+const STYLE_WEIGHTS: &str = "style_weights";
+/// The smallest content side the transformer handles (its first reflect pad is 4 px).
+pub const MIN_CONTENT_SIDE: u32 = 16;
+
+/// How a [`Stylizer`] is built.
+#[derive(Debug, Clone)]
+pub struct StylizerOptions {
+    /// The networks; [`ModelSet::embedded`] by default.
+    pub models: ModelSet,
+    /// Threads per inference (ONNX Runtime's intra-op threads); `None` lets it choose (one per
+    /// physical core).
+    pub threads: Option<usize>,
+    /// Where the transformation network runs (the style-prediction network always runs on the
+    /// CPU: see [`Stylizer::new`]).
+    pub device: Device,
+    /// The transformer variant; `None` picks fp32 on the CPU and fp16 on a GPU (int8 when the
+    /// models lack those).
+    pub precision: Option<Precision>,
+}
+
+impl Default for StylizerOptions {
+    fn default() -> Self {
+        StylizerOptions {
+            models: ModelSet::embedded(),
+            threads: None,
+            device: Device::Auto,
+            precision: None,
+        }
+    }
+}
+
+/// Errors from building or running a [`Stylizer`].
+#[derive(Debug, thiserror::Error)]
+pub enum StylizeError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("image is {width}x{height}; both sides must be at least {MIN_CONTENT_SIDE} px")]
+    TooSmall { width: u32, height: u32 },
+    #[error(
+        "the models in use have no multi-style network ({}), so presets are unavailable",
+        crate::models::MULTISTYLE_FILE
+    )]
+    NoPresets,
+    #[error(
+        "the models in use have no {precision} transformation network ({}); use --precision int8 or add that file to the models directory",
+        precision.file()
+    )]
+    NoVariant { precision: Precision },
+    #[error("not enough memory to stylize a picture this large: {0}; use --max-size (or a smaller --size)")]
+    OutOfMemory(String),
+    #[error("inference failed: {0}")]
+    Inference(ort::Error),
+}
+
+impl StylizeError {
+    /// Whether the user can fix it: a picture too small or too large for memory, a variant or
+    /// network their models directory lacks, a broken model of theirs. ONNX Runtime itself, a
+    /// device, a failed inference or a broken built-in model are not theirs.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            StylizeError::TooSmall { .. }
+            | StylizeError::OutOfMemory(_)
+            | StylizeError::NoPresets
+            | StylizeError::NoVariant { .. } => true,
+            StylizeError::Model(m) => m.is_users(),
+            StylizeError::Runtime(_) | StylizeError::Device(_) | StylizeError::Inference(_) => {
+                false
+            }
+        }
+    }
+}
+
+impl From<ort::Error> for StylizeError {
+    /// An allocation failure is told apart from other failures: the user can avoid it.
+    fn from(e: ort::Error) -> Self {
+        let msg = e.to_string();
+        match msg.find("Failed to allocate memory") {
+            Some(at) => {
+                let what = msg[at..].trim();
+                let what = what
+                    .rsplit_once(' ')
+                    .and_then(|(_, n)| n.parse::<f64>().ok())
+                    .map_or_else(
+                        || "ONNX Runtime could not allocate memory".to_string(),
+                        |bytes| format!("ONNX Runtime could not allocate {:.0} MB", bytes / 1e6),
+                    );
+                StylizeError::OutOfMemory(what)
+            }
+            None => StylizeError::Inference(e),
+        }
+    }
+}
+
+/// Arbitrary style transfer: [`embed`](Stylizer::embed) a painting once, then
+/// [`stylize`](Stylizer::stylize) any number of photos with it, at their own resolution.
+///
+/// ```
+/// use brushwork::{Stylizer, StylizerOptions};
+///
+/// let painting = image::open("examples/styles/towers_1916_sq.jpg")?.into_rgb8();
+/// let photo = image::open("examples/content/golden_gate_sq.jpg")?.into_rgb8();
+///
+/// let mut stylizer = Stylizer::new(StylizerOptions::default())?;
+/// let style = stylizer.embed(&painting)?;
+/// let out = stylizer.stylize(&photo, &style)?;
+/// assert_eq!(out.dimensions(), photo.dimensions());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Stylizer {
+    predict: Session,
+    transform: Transformer,
+    /// The 26-style network, loaded on first use of a preset.
+    multistyle: Option<Session>,
+    threads: Option<usize>,
+    models: ModelSet,
+    /// sha256 of the style-prediction model, computed on first use.
+    predictor_sha256: std::sync::OnceLock<String>,
+    /// The padded content tensor of the multi-style network, reused between calls.
+    content: Vec<f32>,
+    /// The style image tensor, reused between calls.
+    style: Vec<f32>,
+}
+
+impl Stylizer {
+    /// Loads ONNX Runtime (once per process) and both networks.
+    ///
+    /// The device and precision are settled on the transformation network, the one that runs
+    /// per frame; `Device::Auto` takes the first candidate that starts. The style-prediction
+    /// network runs on the CPU whatever the device: it runs once per style (7 ms), a GPU
+    /// session for it would cost more to start than it saves, and its embeddings, which style
+    /// files store, are then the same on every machine.
+    pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
+        let transform = match options.device {
+            Device::Auto => {
+                let mut last_err = None;
+                let mut found = None;
+                for candidate in providers::auto_candidates() {
+                    match Transformer::new(&options, candidate) {
+                        Ok(t) => {
+                            found = Some(t);
+                            break;
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                match (found, last_err) {
+                    (Some(t), _) => t,
+                    (None, Some(e)) => return Err(e),
+                    (None, None) => unreachable!("the CPU is always a candidate"),
+                }
+            }
+            device => Transformer::new(&options, device)?,
+        };
+        let predict = session(
+            &options.models.predict,
+            options.threads,
+            Device::Cpu,
+            Precision::Int8,
+            "style prediction",
+        )?;
+        check_io(
+            &predict,
+            &options.models.predict,
+            &[STYLE_IMAGE],
+            STYLE_EMBEDDING,
+        )?;
+        Ok(Stylizer {
+            predict,
+            transform,
+            multistyle: None,
+            threads: options.threads,
+            models: options.models,
+            predictor_sha256: std::sync::OnceLock::new(),
+            content: Vec::new(),
+            style: Vec::new(),
+        })
+    }
+
+    /// The device the transformation network runs on (what `Auto` resolved to).
+    pub fn device(&self) -> Device {
+        self.transform.device
+    }
+
+    /// The transformation network's variant (what `None` resolved to).
+    pub fn precision(&self) -> Precision {
+        self.transform.precision
+    }
+
+    /// sha256 of the style-prediction model: style files record it, and are only valid with it.
+    pub fn predictor_sha256(&self) -> &str {
+        self.predictor_sha256
+            .get_or_init(|| self.models.predict.sha256())
+    }
+
+    /// The networks this stylizer runs.
+    pub fn models(&self) -> &ModelSet {
+        &self.models
+    }
+
+    /// One line per network input and output: name, element type and shape.
+    pub fn describe_io(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (role, session) in [
+            ("predict", &self.predict),
+            ("transform", &self.transform.session),
+        ] {
+            for (dir, outlets) in [("in ", session.inputs()), ("out", session.outputs())] {
+                for o in outlets {
+                    lines.push(format!("{role} {dir} {}: {}", o.name(), o.dtype()));
+                }
+            }
+        }
+        lines
+    }
+
+    /// The style embedding of a painting. The painting is center-cropped to a square and resized
+    /// to 256×256 first (see [`style_input`]).
+    pub fn embed(&mut self, painting: &RgbImage) -> Result<StyleEmbedding, StylizeError> {
+        check_size(painting)?;
+        let square = style_input(painting);
+        let side = STYLE_SIDE as usize;
+        self.style.clear();
+        self.style
+            .extend(square.as_raw().iter().map(|&v| f32::from(v) / 255.0));
+        let input = TensorRef::from_array_view(([1, side, side, 3], &self.style[..]))?;
+        let outputs = self.predict.run(ort::inputs![STYLE_IMAGE => input])?;
+        let (_, values) = outputs[STYLE_EMBEDDING].try_extract_tensor::<f32>()?;
+        StyleEmbedding::from_slice(values).ok_or_else(|| {
+            StylizeError::Model(ModelError::Invalid {
+                path: self.models.predict.origin.clone(),
+                role: "style prediction",
+                reason: format!("it gave {} numbers, not {EMBEDDING_DIM}", values.len()),
+            })
+        })
+    }
+
+    /// Stylizes `content` at its own resolution.
+    pub fn stylize(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+    ) -> Result<RgbImage, StylizeError> {
+        let mut out = RgbImage::new(content.width(), content.height());
+        self.stylize_into(content, style, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`stylize`](Stylizer::stylize), writing into `out` (resized if its size differs), so
+    /// a caller that stylizes many frames allocates no image per frame.
+    pub fn stylize_into(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        check_size(content)?;
+        if out.dimensions() != content.dimensions() {
+            *out = RgbImage::new(content.width(), content.height());
+        }
+        self.transform.run(content, style, out)
+    }
+}
+
+pub(crate) fn check_size(img: &RgbImage) -> Result<(), StylizeError> {
+    let (width, height) = img.dimensions();
+    if width < MIN_CONTENT_SIDE || height < MIN_CONTENT_SIDE {
+        return Err(StylizeError::TooSmall { width, height });
+    }
+    Ok(())
+}

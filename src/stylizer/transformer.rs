@@ -1,0 +1,175 @@
+//! The transformation network: its session, its I/O binding and the tensors it reuses.
+
+use image::RgbImage;
+use ort::memory::Allocator;
+use ort::session::{IoBinding, Session};
+use ort::value::{Tensor, TensorElementType};
+
+use crate::models::{ModelError, Precision};
+use crate::providers::Device;
+use crate::style::{StyleEmbedding, EMBEDDING_DIM};
+use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image, padded};
+
+use super::{
+    check_io, session, StylizeError, StylizerOptions, CONTENT_IMAGE, STYLE_EMBEDDING,
+    STYLIZED_IMAGE,
+};
+
+/// The transformation network's session and its I/O binding. The style embedding is bound
+/// once per style, and the pixel tensors are allocated and the output bound once per frame
+/// size, so a frame costs one copy in and one copy out, and no allocation.
+pub(super) struct Transformer {
+    pub(super) session: Session,
+    pub(super) device: Device,
+    pub(super) precision: Precision,
+    pub(super) origin: String,
+    /// The variants with 8-bit pixels in and out (fp32, fp16) rather than floats in 0..1.
+    pub(super) bytes: bool,
+    pub(super) binding: IoBinding,
+    frame: Option<FrameTensors>,
+    pub(super) bound_style: Option<StyleEmbedding>,
+}
+
+/// The padded input tensor of one frame size (its output tensor lives in the binding).
+struct FrameTensors {
+    height: usize,
+    width: usize,
+    input: Pixels,
+}
+
+enum Pixels {
+    F32(Tensor<f32>),
+    U8(Tensor<u8>),
+}
+
+impl Pixels {
+    pub(super) fn new(bytes: bool, height: usize, width: usize) -> Result<Self, ort::Error> {
+        let shape = [1, height, width, 3];
+        Ok(if bytes {
+            Pixels::U8(Tensor::new(&Allocator::default(), shape)?)
+        } else {
+            Pixels::F32(Tensor::new(&Allocator::default(), shape)?)
+        })
+    }
+}
+
+impl Transformer {
+    pub(super) fn new(options: &StylizerOptions, device: Device) -> Result<Self, StylizeError> {
+        // Auto: the fastest variant the models have. On the CPU that is fp32: the int8 graph
+        // spends its time rounding activations (1920x1080: 1259 -> 865 ms, 508 -> 401 MB,
+        // side by side); on a GPU, fp16.
+        let preferred: &[Precision] = match device {
+            Device::Cpu => &[Precision::Fp32],
+            _ => &[Precision::Fp16, Precision::Fp32],
+        };
+        let precision = options.precision.unwrap_or_else(|| {
+            preferred
+                .iter()
+                .copied()
+                .find(|p| options.models.transform_for(*p).is_some())
+                .unwrap_or(Precision::Int8)
+        });
+        let model = options
+            .models
+            .transform_for(precision)
+            .ok_or(StylizeError::NoVariant { precision })?;
+        let session = session(model, options.threads, device, precision, "transformation")?;
+        check_io(
+            &session,
+            model,
+            &[CONTENT_IMAGE, STYLE_EMBEDDING],
+            STYLIZED_IMAGE,
+        )?;
+        let element = |outlets: &[ort::value::Outlet], name: &str| {
+            outlets
+                .iter()
+                .find(|o| o.name() == name)
+                .and_then(|o| o.dtype().tensor_type())
+        };
+        let bytes = match (
+            element(session.inputs(), CONTENT_IMAGE),
+            element(session.outputs(), STYLIZED_IMAGE),
+        ) {
+            (Some(TensorElementType::Float32), Some(TensorElementType::Float32)) => false,
+            (Some(TensorElementType::Uint8), Some(TensorElementType::Uint8)) => true,
+            (i, o) => {
+                return Err(StylizeError::Model(ModelError::Invalid {
+                    path: model.origin.clone(),
+                    role: "transformation",
+                    reason: format!(
+                        "its pixels are {i:?} in and {o:?} out; brushwork needs float32 or uint8, the same both ways"
+                    ),
+                }))
+            }
+        };
+        let binding = session.create_binding()?;
+        Ok(Transformer {
+            session,
+            device,
+            precision,
+            origin: model.origin.clone(),
+            bytes,
+            binding,
+            frame: None,
+            bound_style: None,
+        })
+    }
+
+    pub(super) fn run(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        let (h, w) = (
+            padded(content.height()) as usize,
+            padded(content.width()) as usize,
+        );
+        if !matches!(&self.frame, Some(f) if (f.height, f.width) == (h, w)) {
+            match Pixels::new(self.bytes, h, w)? {
+                Pixels::F32(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
+                Pixels::U8(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
+            }
+            self.frame = Some(FrameTensors {
+                height: h,
+                width: w,
+                input: Pixels::new(self.bytes, h, w)?,
+            });
+        }
+        let frame = self.frame.as_mut().expect("allocated above");
+        // Bound again each frame: for a GPU that is the copy to the device; on the CPU the
+        // binding refers to the tensor itself.
+        match &mut frame.input {
+            Pixels::F32(t) => {
+                fill_nhwc_padded(content, t.extract_tensor_mut().1, |v| f32::from(v) / 255.0);
+                self.binding.bind_input(CONTENT_IMAGE, t)?;
+            }
+            Pixels::U8(t) => {
+                fill_nhwc_padded(content, t.extract_tensor_mut().1, |v| v);
+                self.binding.bind_input(CONTENT_IMAGE, t)?;
+            }
+        }
+        if self.bound_style.as_ref() != Some(style) {
+            let embedding =
+                Tensor::from_array(([1, 1, 1, EMBEDDING_DIM], style.as_slice().to_vec()))?;
+            self.binding.bind_input(STYLE_EMBEDDING, &embedding)?;
+            self.bound_style = Some(*style);
+        }
+        let outputs = self.session.run_binding(&self.binding)?;
+        let result = &outputs[STYLIZED_IMAGE];
+        let shape = result.shape();
+        if shape.len() != 4 || shape[1] as usize != h || shape[2] as usize != w || shape[3] != 3 {
+            return Err(StylizeError::Model(ModelError::Invalid {
+                path: self.origin.clone(),
+                role: "transformation",
+                reason: format!("output shape {shape:?} for input [1, {h}, {w}, 3]"),
+            }));
+        }
+        if self.bytes {
+            nhwc_u8_to_image(result.try_extract_tensor::<u8>()?.1, w, out);
+        } else {
+            nhwc_to_image(result.try_extract_tensor::<f32>()?.1, w, out);
+        }
+        Ok(())
+    }
+}
