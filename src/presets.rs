@@ -13,7 +13,7 @@ pub enum PresetError {
     Syntax(String),
     #[error("preset {0} does not exist; presets are 0 to 25")]
     OutOfRange(usize),
-    #[error("preset weights: {0}")]
+    #[error("preset weights")]
     Weights(#[from] BlendError),
 }
 

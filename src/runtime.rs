@@ -92,7 +92,7 @@ pub enum RuntimeError {
     },
     #[error("cannot write brushwork's cache at {path}: {source}")]
     Cache { path: PathBuf, source: io::Error },
-    #[error("ONNX Runtime failed to start: {0}")]
+    #[error("ONNX Runtime failed to start")]
     Ort(#[from] ort::Error),
 }
 

@@ -87,7 +87,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let mut cmd = Command::new(&exe);
         cmd.args(["bench", "--one", &format!("{w}x{h}")])
             .args(["--runs", &args.runs.to_string()]);
-        forward_engine_args(&mut cmd, &args.engine);
+        cmd.args(args.engine.to_args());
         let out = cmd.output().context("cannot run the benchmark child")?;
         if !out.status.success() {
             bail!(
@@ -128,19 +128,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn forward_engine_args(cmd: &mut Command, engine: &EngineArgs) {
-    if let Some(t) = engine.threads {
-        cmd.args(["--threads", &t.to_string()]);
-    }
-    if let Some(m) = &engine.models {
-        cmd.arg("--models").arg(m);
-    }
-    cmd.args(["--device", &engine.device.to_string()]);
-    if let Some(p) = engine.precision {
-        cmd.args(["--precision", &p.to_string()]);
-    }
 }
 
 fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
@@ -198,7 +185,7 @@ fn start_to_first_image(exe: &Path, args: &BenchArgs) -> anyhow::Result<f64> {
             .arg(&style)
             .arg("-o")
             .arg(&output);
-        forward_engine_args(&mut cmd, &args.engine);
+        cmd.args(args.engine.to_args());
         let t = Instant::now();
         let status = cmd.status()?;
         times.push(ms(t));

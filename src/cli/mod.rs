@@ -88,6 +88,26 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// The same options as command-line arguments, for a child `brushwork` (bench runs one per
+    /// size). Kept beside the fields; a test parses them back.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> =
+            vec!["--device".into(), self.device.to_string().into()];
+        if let Some(p) = self.precision {
+            v.extend(["--precision".into(), p.to_string().into()]);
+        }
+        if let Some(t) = self.threads {
+            v.extend(["--threads".into(), t.to_string().into()]);
+        }
+        if let Some(m) = &self.models {
+            v.extend(["--models".into(), m.clone().into_os_string()]);
+        }
+        if self.verbose {
+            v.push("--verbose".into());
+        }
+        v
+    }
+
     pub fn options(&self) -> anyhow::Result<StylizerOptions> {
         let models = match &self.models {
             Some(dir) => ModelSet::from_dir(dir)?,
@@ -318,6 +338,27 @@ mod tests {
                 prop_assert!(!one_line(&e).contains('\n'));
                 prop_assert_eq!(exit_code(&e), EXIT_USAGE, "{}", one_line(&e));
             }
+        }
+    }
+
+    #[test]
+    fn engine_args_round_trip_through_to_args() {
+        #[derive(Debug, Parser)]
+        struct Probe {
+            #[command(flatten)]
+            engine: EngineArgs,
+        }
+        for line in [
+            "x",
+            "x --device cpu --precision int8 --threads 3 --models /m -v",
+            "x --device cuda:1 --precision fp16",
+        ] {
+            let parsed = Probe::parse_from(line.split(' ')).engine;
+            let again = Probe::parse_from(
+                std::iter::once(std::ffi::OsString::from("x")).chain(parsed.to_args()),
+            )
+            .engine;
+            assert_eq!(format!("{parsed:?}"), format!("{again:?}"), "{line}");
         }
     }
 

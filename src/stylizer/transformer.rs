@@ -23,8 +23,8 @@ pub(super) struct Transformer {
     pub(super) device: Device,
     pub(super) precision: Precision,
     pub(super) origin: String,
-    /// The variants with 8-bit pixels in and out (fp32, fp16) rather than floats in 0..1.
-    pub(super) bytes: bool,
+    /// How pixels cross the graph's boundary.
+    pixel_type: PixelType,
     pub(super) binding: IoBinding,
     frame: Option<FrameTensors>,
     pub(super) bound_style: Option<StyleEmbedding>,
@@ -37,18 +37,26 @@ struct FrameTensors {
     input: Pixels,
 }
 
+/// The element type of the graph's pixels, in and out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PixelType {
+    /// Floats in 0..1 (the published int8 graph): brushwork converts.
+    F32,
+    /// 8-bit values (the fp32 and fp16 variants convert inside the graph).
+    U8,
+}
+
 enum Pixels {
     F32(Tensor<f32>),
     U8(Tensor<u8>),
 }
 
 impl Pixels {
-    pub(super) fn new(bytes: bool, height: usize, width: usize) -> Result<Self, ort::Error> {
+    fn new(pixel_type: PixelType, height: usize, width: usize) -> Result<Self, ort::Error> {
         let shape = [1, height, width, 3];
-        Ok(if bytes {
-            Pixels::U8(Tensor::new(&Allocator::default(), shape)?)
-        } else {
-            Pixels::F32(Tensor::new(&Allocator::default(), shape)?)
+        Ok(match pixel_type {
+            PixelType::U8 => Pixels::U8(Tensor::new(&Allocator::default(), shape)?),
+            PixelType::F32 => Pixels::F32(Tensor::new(&Allocator::default(), shape)?),
         })
     }
 }
@@ -86,12 +94,12 @@ impl Transformer {
                 .find(|o| o.name() == name)
                 .and_then(|o| o.dtype().tensor_type())
         };
-        let bytes = match (
+        let pixel_type = match (
             element(session.inputs(), CONTENT_IMAGE),
             element(session.outputs(), STYLIZED_IMAGE),
         ) {
-            (Some(TensorElementType::Float32), Some(TensorElementType::Float32)) => false,
-            (Some(TensorElementType::Uint8), Some(TensorElementType::Uint8)) => true,
+            (Some(TensorElementType::Float32), Some(TensorElementType::Float32)) => PixelType::F32,
+            (Some(TensorElementType::Uint8), Some(TensorElementType::Uint8)) => PixelType::U8,
             (i, o) => {
                 return Err(StylizeError::Model(ModelError::Invalid {
                     path: model.origin.clone(),
@@ -108,7 +116,7 @@ impl Transformer {
             device,
             precision,
             origin: model.origin.clone(),
-            bytes,
+            pixel_type,
             binding,
             frame: None,
             bound_style: None,
@@ -126,14 +134,14 @@ impl Transformer {
             padded(content.width()) as usize,
         );
         if !matches!(&self.frame, Some(f) if (f.height, f.width) == (h, w)) {
-            match Pixels::new(self.bytes, h, w)? {
+            match Pixels::new(self.pixel_type, h, w)? {
                 Pixels::F32(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
                 Pixels::U8(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
             }
             self.frame = Some(FrameTensors {
                 height: h,
                 width: w,
-                input: Pixels::new(self.bytes, h, w)?,
+                input: Pixels::new(self.pixel_type, h, w)?,
             });
         }
         let frame = self.frame.as_mut().expect("allocated above");
@@ -165,10 +173,9 @@ impl Transformer {
                 reason: format!("output shape {shape:?} for input [1, {h}, {w}, 3]"),
             }));
         }
-        if self.bytes {
-            nhwc_u8_to_image(result.try_extract_tensor::<u8>()?.1, w, out);
-        } else {
-            nhwc_to_image(result.try_extract_tensor::<f32>()?.1, w, out);
+        match self.pixel_type {
+            PixelType::U8 => nhwc_u8_to_image(result.try_extract_tensor::<u8>()?.1, w, out),
+            PixelType::F32 => nhwc_to_image(result.try_extract_tensor::<f32>()?.1, w, out),
         }
         Ok(())
     }

@@ -1,12 +1,5 @@
 //! Devices: CPU, and the GPU providers where a GPU exists.
 
-#![allow(unused_imports)]
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
-
 use crate::util::*;
 
 #[test]

@@ -1,11 +1,8 @@
 //! The live pipeline: sources, accounting, flicker, a real window under Xvfb.
 
-#![allow(unused_imports)]
+use std::process::Command;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use image::RgbImage;
 
 use crate::util::*;
 

@@ -6,6 +6,7 @@ mod util;
 
 mod devices;
 mod hardening;
+mod library;
 mod live;
 mod presets;
 mod runtime;

@@ -1,11 +1,6 @@
 //! The 26 presets of the multi-style network.
 
-#![allow(unused_imports)]
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use std::process::Command;
 
 use crate::util::*;
 

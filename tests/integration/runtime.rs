@@ -1,11 +1,7 @@
 //! Finding and loading ONNX Runtime; `info` and `--help`.
 
-#![allow(unused_imports)]
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
 use crate::util::*;
 

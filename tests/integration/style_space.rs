@@ -1,11 +1,9 @@
 //! Style space: embedding files, built-in styles, blends, strength, colour, interpolation.
 
-#![allow(unused_imports)]
+use std::path::Path;
+use std::process::Command;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use image::RgbImage;
 
 use crate::util::*;
 

@@ -1,11 +1,7 @@
 //! Whole video files.
 
-#![allow(unused_imports)]
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use std::process::Command;
 
 use crate::util::*;
 
