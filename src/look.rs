@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use crate::color::preserve_color;
 use crate::presets::{PresetMix, NUM_PRESETS};
-use crate::style::{BlendError, StyleEmbedding, EMBEDDING_DIM};
+use crate::style::{check_weights, BlendError, StyleEmbedding, EMBEDDING_DIM};
 use crate::stylizer::{StylizeError, Stylizer};
 
 /// The most styles a palette holds (keys 1–9 in `live`).
@@ -127,19 +127,7 @@ impl Palette {
                 weights: weights.len(),
             });
         }
-        if self.is_empty() {
-            return Err(BlendError::Empty);
-        }
-        if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
-            return Err(BlendError::NotFinite(w));
-        }
-        if let Some(&w) = weights.iter().find(|w| **w < 0.0) {
-            return Err(BlendError::Negative(w));
-        }
-        let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
-        if total <= 0.0 {
-            return Err(BlendError::AllZero);
-        }
+        let total = check_weights(weights)?;
         // A single non-zero weight gives that entry exactly.
         let mut nonzero = weights.iter().enumerate().filter(|(_, w)| **w > 0.0);
         if let (Some((i, _)), None) = (nonzero.next(), nonzero.next()) {

@@ -45,8 +45,10 @@ pub enum BlendError {
     Strength(f32),
 }
 
-/// Checks weights and scales them to sum to 1.
-pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
+/// Checks weights (not empty, finite, non-negative, not all zero) and returns their sum, in
+/// f64: f32 weights near f32::MAX (3e38 + 3e38) would overflow to infinity and normalise to
+/// all zeros.
+pub fn check_weights(weights: &[f32]) -> Result<f64, BlendError> {
     if weights.is_empty() {
         return Err(BlendError::Empty);
     }
@@ -56,12 +58,16 @@ pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
     if let Some(&w) = weights.iter().find(|w| **w < 0.0) {
         return Err(BlendError::Negative(w));
     }
-    // Summed in f64: f32 weights near f32::MAX (3e38 + 3e38) would overflow to infinity and
-    // normalise to all zeros.
     let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
     if total <= 0.0 {
         return Err(BlendError::AllZero);
     }
+    Ok(total)
+}
+
+/// Checks weights and scales them to sum to 1.
+pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
+    let total = check_weights(weights)?;
     Ok(weights
         .iter()
         .map(|&w| (f64::from(w) / total) as f32)

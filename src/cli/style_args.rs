@@ -61,12 +61,17 @@ pub struct StyleArgs {
 
 /// A number from 0 to 1, for clap.
 pub fn parse_unit(s: &str) -> Result<f32, String> {
+    parse_in_range(s, 0.0, 1.0)
+}
+
+/// A number in `lo..=hi`, for clap's value parsers.
+pub fn parse_in_range(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
     let v: f32 = s
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a number"))?;
-    if !(0.0..=1.0).contains(&v) {
-        return Err(format!("{v} is outside 0..1"));
+    if !(lo..=hi).contains(&v) {
+        return Err(format!("{v} is outside {lo}..{hi}"));
     }
     Ok(v)
 }

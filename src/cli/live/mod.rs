@@ -24,14 +24,7 @@ use super::{parse_size, EngineArgs};
 
 /// --stabilize: 0 to 0.95.
 pub fn parse_stabilize(s: &str) -> Result<f32, String> {
-    let v: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
-    if !(0.0..=0.95).contains(&v) {
-        return Err(format!("{v} is outside 0..0.95"));
-    }
-    Ok(v)
+    super::style_args::parse_in_range(s, 0.0, 0.95)
 }
 
 /// Stylize a webcam, a video or a test pattern live, in a window.
