@@ -30,6 +30,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Before any thread starts: ONNX Runtime's telemetry is off only if this is in the
+    // environment when its environment is created (see brushwork::runtime).
+    brushwork::runtime::disable_telemetry();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => cli::argument_error(e),

@@ -133,6 +133,7 @@ fn loaded() -> Result<&'static Loaded, RuntimeError> {
         return Ok(l);
     }
     let path = locate()?;
+    disable_telemetry();
     let builder = ort::init_from(&path).map_err(|e| load_error(&path, e))?;
     let env = builder
         .with_name("brushwork")
@@ -144,6 +145,22 @@ fn loaded() -> Result<&'static Loaded, RuntimeError> {
         path,
     };
     Ok(RUNTIME.get_or_init(|| Loaded { env, info }))
+}
+
+/// ONNX Runtime 1.31 records a `ProcessInfo` event (a device id, the machine, the program's
+/// path) in `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db` when its
+/// environment is created, and later tries to upload it; the API's `DisableTelemetryEvents`
+/// (ort's `with_telemetry(false)`) comes too late to stop either. Its own switch is the
+/// environment variable `ORT_DISABLE_TELEMETRY=1`, read when the environment is created, so it
+/// is set here first (and under the name later sources use), unless the user set it. The
+/// binary sets it at the start of `main`, before any thread exists; a library user who starts
+/// threads that read the environment should set it before that too.
+pub fn disable_telemetry() {
+    for name in ["ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED"] {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, "1");
+        }
+    }
 }
 
 /// The release number in a versioned file name (`libonnxruntime.so.1.31.1` -> `1.31.1`). The

@@ -2,7 +2,7 @@
 //! with exit 1 or 2 and one line on stderr: never a panic (101), an abort (134), a signal death
 //! or a hang, and never a half-written or overwritten file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use image::RgbImage;
@@ -575,19 +575,6 @@ fn a_full_stdout_or_stderr_is_an_error_not_a_panic() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// The library path `brushwork info` reports.
-fn runtime_library() -> PathBuf {
-    let out = brushwork(&[&"info"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("ONNX Runtime "))
-        .unwrap();
-    let path = line.rsplit_once(" (").unwrap().1.trim_end_matches(')');
-    PathBuf::from(path)
 }
 
 /// A truncated libonnxruntime would crash with SIGBUS when mapped: named by ORT_DYLIB_PATH it is

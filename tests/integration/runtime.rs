@@ -125,3 +125,50 @@ fn info_names_the_runtime_and_models() {
         assert!(readme.contains(line), "models/README.md lacks hash {line}");
     }
 }
+
+/// ONNX Runtime 1.31 writes a telemetry database (device id, program path) under the cache
+/// directory when its environment is created, whatever the API says; brushwork turns that off
+/// with ORT_DISABLE_TELEMETRY before the environment exists. CI variables also switch it off,
+/// so they are removed here.
+#[test]
+fn onnx_runtime_writes_no_telemetry_database() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["stylize"])
+        .arg(data("content_333x250.png"))
+        .args(["--style", "towers", "-o"])
+        .arg(home.path().join("out.png"))
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env(
+            "BRUSHWORK_CACHE_DIR",
+            runtime_cache_dir().unwrap_or_else(|| home.path().join("brushwork")),
+        )
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("ORT_DISABLE_TELEMETRY")
+        .env_remove("ORT_TELEMETRY_DISABLED")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut found = Vec::new();
+    let mut stack = vec![home.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            if p.to_string_lossy().contains("Microsoft") {
+                found.push(p);
+            }
+        }
+    }
+    assert!(found.is_empty(), "telemetry files written: {found:?}");
+}
+
+/// Where the cached library lives, so that a run with another HOME does not fetch it again:
+/// `<cache>/onnxruntime-1.31.1/libonnxruntime.so.1.31.1`.
+fn runtime_cache_dir() -> Option<std::path::PathBuf> {
+    Some(runtime_library().parent()?.parent()?.to_path_buf())
+}

@@ -239,3 +239,16 @@ pub fn have(cmd: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// The library path `brushwork info` reports.
+pub fn runtime_library() -> PathBuf {
+    let out = brushwork(&[&"info"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ONNX Runtime "))
+        .unwrap();
+    let path = line.rsplit_once(" (").unwrap().1.trim_end_matches(')');
+    PathBuf::from(path)
+}
