@@ -127,6 +127,9 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             own,
         },
         &mut |frame| {
+            let Some(frame) = frame else {
+                return Flow::Continue;
+            };
             if let Err(e) = encoder.write(&frame.output) {
                 write_error = Some(e);
                 return Flow::Stop;

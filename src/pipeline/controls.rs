@@ -1,7 +1,7 @@
 //! What the pipeline paints, changeable while it runs: the palette weights shown, a morph in
 //! progress, strength, stabilisation, colour preservation.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::look::MAX_PALETTE;
@@ -115,6 +115,7 @@ pub enum OwnEmbedding {
 pub struct Controls {
     state: Mutex<ControlState>,
     quit: AtomicBool,
+    generation: AtomicU64,
 }
 
 impl Controls {
@@ -122,6 +123,7 @@ impl Controls {
         Controls {
             state: Mutex::new(state),
             quit: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -129,8 +131,21 @@ impl Controls {
         *self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes what is painted (a key, a slider); bumps the [`generation`](Self::generation).
     pub fn update(&self, f: impl FnOnce(&mut ControlState)) {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The pipeline's own step (a morph moving on): no new generation.
+    pub(crate) fn advance(&self, f: impl FnOnce(&mut ControlState)) {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// How many times [`update`](Self::update) has changed the state: a still picture is
+    /// painted again when this moves.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn quit(&self) {

@@ -24,6 +24,11 @@ use crate::stylizer::{StylizeError, Stylizer};
 
 /// Frames in circulation: one at each stage and in each slot, and one spare.
 const POOL: usize = 6;
+/// The longest the display waits without being called: windows pump their events at least
+/// this often (250 Hz), so no key tap is lost while inference is slow.
+pub const IDLE_TICK: Duration = Duration::from_millis(4);
+/// How often a still source looks at the controls while nothing changes.
+const STILL_POLL: Duration = Duration::from_millis(10);
 /// How often (in stylized frames) the content's own embedding is refreshed for `strength < 1`.
 const OWN_EMBEDDING_EVERY: u64 = 60;
 
@@ -103,7 +108,10 @@ pub struct RunOptions {
 
 /// Runs the pipeline until the source ends, `max_frames` are captured, the display returns
 /// [`Flow::Stop`] or [`Controls::quit`] is called. `display` runs on the calling thread (windows
-/// want the main thread) and gets each stylized frame.
+/// want the main thread) and gets each stylized frame, and `None` at least every
+/// [`IDLE_TICK`] while no frame is ready, so that a window answers its keys whatever the
+/// inference rate. A still source is taken once and painted again only when the controls
+/// change (or a morph is under way), so the machine idles in front of a still photo.
 pub fn run(
     source: Box<dyn FrameSource>,
     stylizer: &mut Stylizer,
@@ -111,7 +119,7 @@ pub fn run(
     controls: &Controls,
     stats: &Stats,
     options: &RunOptions,
-    display: &mut dyn FnMut(&Frame) -> Flow,
+    display: &mut dyn FnMut(Option<&Frame>) -> Flow,
 ) -> Result<(), PipelineError> {
     assert!(!palette.is_empty(), "at least one style");
     let (w, h) = source.size();
@@ -159,10 +167,10 @@ pub fn run(
             to_show.close();
         });
         loop {
-            match to_show.take(Duration::from_millis(100)) {
+            match to_show.take(IDLE_TICK) {
                 Take::Item(frame) => {
                     stats.shown.fetch_add(1, Ordering::Relaxed);
-                    if display(&frame) == Flow::Stop {
+                    if display(Some(&frame)) == Flow::Stop {
                         controls.quit();
                     }
                     let _ = pool_tx.try_send(frame);
@@ -170,6 +178,9 @@ pub fn run(
                 Take::Empty => {
                     if controls.should_quit() && to_show.is_closed() {
                         break;
+                    }
+                    if display(None) == Flow::Stop {
+                        controls.quit();
                     }
                 }
                 Take::Closed => break,
@@ -198,7 +209,30 @@ fn capture(
         .map(|fps| Duration::from_secs_f64(1.0 / fps));
     let start = Instant::now();
     let mut seq = 0u64;
+    let mut still: Option<RgbImage> = None;
+    let mut generation = controls.generation();
     while !controls.should_quit() && options.max_frames.is_none_or(|m| seq < m) {
+        if let Some(picture) = &still {
+            let g = controls.generation();
+            if g == generation && controls.get().morph.is_none() {
+                std::thread::sleep(STILL_POLL);
+                continue;
+            }
+            generation = g;
+            let Ok(mut frame) = pool.recv_timeout(Duration::from_millis(100)) else {
+                continue;
+            };
+            frame.input.copy_from_slice(picture.as_raw());
+            frame.seq = seq;
+            frame.captured = Instant::now();
+            seq += 1;
+            stats.captured.fetch_add(1, Ordering::Relaxed);
+            // Waits for inference to take it: a morph paints frame after frame, never ahead.
+            if to_infer.put_wait(frame).is_some() {
+                break;
+            }
+            continue;
+        }
         let mut frame = match pool.recv_timeout(Duration::from_millis(100)) {
             Ok(f) => f,
             Err(_) => continue, // every frame is in flight; wait for one to come back
@@ -212,6 +246,10 @@ fn capture(
         if !source.next_frame(&mut frame.input)? {
             let _ = pool_tx.try_send(frame);
             break;
+        }
+        if source.is_still() && seq == 0 {
+            // Taken once; painted again below whenever the controls change.
+            still = Some(frame.input.clone());
         }
         frame.seq = seq;
         frame.captured = Instant::now();
@@ -304,7 +342,7 @@ fn infer(
 /// Moves a morph one frame on; when it completes, its target becomes the weights.
 fn advance_morph(controls: &Controls) -> ControlState {
     let mut out = None;
-    controls.update(|c| {
+    controls.advance(|c| {
         if let Some(m) = &mut c.morph {
             m.t = (m.t + 1.0 / c.morph_frames.max(1) as f32).min(1.0);
             if m.t >= 1.0 {

@@ -1,4 +1,5 @@
-//! A directory of images played as a stream.
+//! A directory of images played as a stream; one picture (a file, or a directory holding one)
+//! is a still.
 
 use std::path::{Path, PathBuf};
 
@@ -28,12 +29,21 @@ impl ImageSequence {
             })
             .collect();
         files.sort();
-        let first = files
-            .first()
-            .ok_or_else(|| SourceError::NoImages(dir.into()))?;
+        if files.is_empty() {
+            return Err(SourceError::NoImages(dir.into()));
+        }
+        Self::of(files, size)
+    }
+
+    /// One picture, shown as a still.
+    pub fn single(path: &Path, size: Option<(u32, u32)>) -> Result<Self, SourceError> {
+        Self::of(vec![path.to_path_buf()], size)
+    }
+
+    fn of(files: Vec<PathBuf>, size: Option<(u32, u32)>) -> Result<Self, SourceError> {
         let size = match size {
             Some(s) => s,
-            None => crate::images::load_rgb(first)?.dimensions(),
+            None => crate::images::load_rgb(&files[0])?.dimensions(),
         };
         Ok(ImageSequence {
             files,
@@ -53,8 +63,12 @@ impl FrameSource for ImageSequence {
         Some(30.0)
     }
 
+    fn is_still(&self) -> bool {
+        self.files.len() == 1
+    }
+
     fn next_frame(&mut self, frame: &mut RgbImage) -> Result<bool, SourceError> {
-        if self.repeat && self.next == self.files.len() {
+        if (self.repeat || self.is_still()) && self.next == self.files.len() {
             self.next = 0;
         }
         let Some(path) = self.files.get(self.next) else {
@@ -72,6 +86,14 @@ impl FrameSource for ImageSequence {
     }
 
     fn describe(&self) -> String {
+        if self.is_still() {
+            return format!(
+                "{} (still), {}x{}",
+                self.files[0].display(),
+                self.size.0,
+                self.size.1
+            );
+        }
         format!(
             "{} images, {}x{}",
             self.files.len(),

@@ -45,6 +45,14 @@ impl SourceError {
     }
 }
 
+/// Whether a file is a still picture (by its extension; animated GIFs play as videos).
+fn is_picture(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .and_then(image::ImageFormat::from_extension)
+        .is_some_and(|f| f != image::ImageFormat::Gif)
+}
+
 /// A stream of frames, all of the same size.
 pub trait FrameSource: Send {
     /// Frame size, width × height.
@@ -55,6 +63,11 @@ pub trait FrameSource: Send {
     fn next_frame(&mut self, frame: &mut RgbImage) -> Result<bool, SourceError>;
     /// A one-line description.
     fn describe(&self) -> String;
+    /// A single still picture: the pipeline takes it once and paints it again only when what
+    /// is painted changes.
+    fn is_still(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a source from its command-line spec. `repeat` loops video files and image directories.
@@ -69,6 +82,9 @@ pub fn open(
         let mut seq = ImageSequence::open(path, size)?;
         seq.repeat = repeat;
         return Ok(Box::new(seq));
+    }
+    if path.is_file() && is_picture(path) {
+        return Ok(Box::new(ImageSequence::single(path, size)?));
     }
     if path.exists() {
         let looping = if repeat {

@@ -31,6 +31,16 @@ pub(super) struct Display<'a> {
     /// Why recording stopped the run.
     pub(super) record_error: Option<images::ImageError>,
     side_by_side: bool,
+    /// The last frame shown, kept to redraw it when only the display changes (Space, a
+    /// notice, a still picture).
+    last_input: RgbImage,
+    last_output: RgbImage,
+    /// What the status line said of the last frame: fps, inference ms, latency.
+    last_timing: (f64, f32, f32),
+    /// A message on the status line ("saved PATH") until the instant given.
+    notice: Option<(String, Instant)>,
+    snapshots: PathBuf,
+    verbose: bool,
     canvas: RgbImage,
     pixels: Vec<u32>,
     latencies: Vec<f32>,
@@ -42,6 +52,9 @@ pub(super) struct Display<'a> {
     last_seq: Option<u64>,
     fps_window: (Instant, u64, f64),
 }
+
+/// How long a notice ("saved PATH") stays on the status line.
+const NOTICE: Duration = Duration::from_secs(4);
 
 /// Samples kept for the summary (a ring beyond this).
 const SAMPLES: usize = 4096;
@@ -59,7 +72,7 @@ impl<'a> Display<'a> {
             None
         } else {
             let mut window = Window::new(
-                "brushwork live — 1-9 style, ←/→ morph, ↑/↓ strength, Space compare, S snapshot, Q quit",
+                "brushwork live — 1-9 style, 0 blend, ←/→ morph, ↑/↓ strength, C colours, Space compare, S snapshot, Q quit",
                 w as usize,
                 h as usize,
                 WindowOptions {
@@ -82,6 +95,12 @@ impl<'a> Display<'a> {
             recorded: 0,
             record_error: None,
             side_by_side: false,
+            last_input: RgbImage::new(w, h),
+            last_output: RgbImage::new(w, h),
+            last_timing: (0.0, 0.0, 0.0),
+            notice: None,
+            snapshots: args.snapshots.clone().unwrap_or_else(|| PathBuf::from(".")),
+            verbose: args.engine.verbose,
             canvas: RgbImage::new(2 * w, h),
             pixels: vec![0; (2 * w * h) as usize],
             latencies: Vec::with_capacity(SAMPLES),
@@ -96,7 +115,42 @@ impl<'a> Display<'a> {
         })
     }
 
-    pub(super) fn show(&mut self, frame: &Frame, controls: &Controls, stats: &Stats) -> Flow {
+    /// Called with each stylized frame, and with `None` at least every few milliseconds in
+    /// between: a window then handles its events, so no key tap is lost however slow the
+    /// network runs.
+    pub(super) fn show(
+        &mut self,
+        frame: Option<&Frame>,
+        controls: &Controls,
+        stats: &Stats,
+    ) -> Flow {
+        match frame {
+            Some(frame) => self.show_frame(frame, controls, stats),
+            None => self.idle(controls),
+        }
+    }
+
+    fn idle(&mut self, controls: &Controls) -> Flow {
+        let Some(window) = self.window.as_mut() else {
+            return Flow::Continue;
+        };
+        if !window.is_open() {
+            return Flow::Stop;
+        }
+        window.update();
+        let flow = self.keys(controls);
+        let expired = self
+            .notice
+            .as_ref()
+            .is_some_and(|(_, t)| Instant::now() >= *t);
+        if expired {
+            self.notice = None;
+            self.redraw(controls);
+        }
+        flow
+    }
+
+    fn show_frame(&mut self, frame: &Frame, controls: &Controls, stats: &Stats) -> Flow {
         let now = Instant::now();
         let shown = stats.shown.load(Ordering::Relaxed);
         self.first_shown.get_or_insert(now);
@@ -134,43 +188,73 @@ impl<'a> Display<'a> {
     }
 
     fn draw(&mut self, frame: &Frame, controls: &Controls, fps: f64, latency: f32) -> Flow {
-        let (w, h) = frame.output.dimensions();
-        let c = controls.get();
-        let cw = if self.side_by_side { 2 * w } else { w };
-        if self.canvas.dimensions() != (cw, h) {
-            self.canvas = RgbImage::new(cw, h);
+        if self.last_output.dimensions() != frame.output.dimensions() {
+            self.last_output = frame.output.clone();
+            self.last_input = frame.input.clone();
+        } else {
+            self.last_output.copy_from_slice(frame.output.as_raw());
+            self.last_input.copy_from_slice(frame.input.as_raw());
         }
-        image::imageops::replace(&mut self.canvas, &frame.output, 0, 0);
-        if self.side_by_side {
-            image::imageops::replace(&mut self.canvas, &frame.input, i64::from(w), 0);
+        self.last_timing = (fps, frame.infer_ms, latency);
+        if !self.redraw(controls) {
+            return Flow::Stop;
         }
-        self.status.clear();
-        let _ = write!(
-            self.status,
-            "{fps:.1} fps  infer {:.0} ms  latency {latency:.0} ms  {}  ",
-            frame.infer_ms, self.device
-        );
+        self.keys(controls)
+    }
+
+    /// What is painted, for the status line and `-v`: `2 bricks  strength 0.80`.
+    fn describe_controls(&self, c: &ControlState, out: &mut String) {
         let n = self.labels.len();
         let _ = match c.morph {
             Some(m) => write!(
-                self.status,
+                out,
                 "{} > {} {:.0}%",
                 self.labels[dominant(&m.from, n)],
                 self.labels[dominant(&m.to, n)],
                 m.t * 100.0
             ),
             None if c.weights[..n].iter().filter(|w| **w > 0.0).count() > 1 => {
-                write!(self.status, "0 blend")
+                write!(out, "0 blend")
             }
             None => {
                 let i = dominant(&c.weights, n);
-                write!(self.status, "{} {}", i + 1, self.labels[i])
+                write!(out, "{} {}", i + 1, self.labels[i])
             }
         };
-        let _ = write!(self.status, "  strength {:.2}", c.strength);
+        let _ = write!(out, "  strength {:.2}", c.strength);
         if c.preserve_color {
-            let _ = write!(self.status, "  colours kept");
+            let _ = write!(out, "  colours kept");
         }
+        if self.side_by_side {
+            let _ = write!(out, "  side by side");
+        }
+    }
+
+    /// Draws the last frame with the status line; false when the window is gone.
+    fn redraw(&mut self, controls: &Controls) -> bool {
+        let (w, h) = self.last_output.dimensions();
+        let c = controls.get();
+        let cw = if self.side_by_side { 2 * w } else { w };
+        if self.canvas.dimensions() != (cw, h) {
+            self.canvas = RgbImage::new(cw, h);
+        }
+        image::imageops::replace(&mut self.canvas, &self.last_output, 0, 0);
+        if self.side_by_side {
+            image::imageops::replace(&mut self.canvas, &self.last_input, i64::from(w), 0);
+        }
+        let mut status = std::mem::take(&mut self.status);
+        status.clear();
+        let (fps, infer_ms, latency) = self.last_timing;
+        let _ = write!(
+            status,
+            "{fps:.1} fps  infer {infer_ms:.0} ms  latency {latency:.0} ms  {}  ",
+            self.device
+        );
+        self.describe_controls(&c, &mut status);
+        if let Some((text, _)) = &self.notice {
+            let _ = write!(status, "  {text}");
+        }
+        self.status = status;
         for y in 0..12.min(h) {
             for x in 0..cw {
                 let p = self.canvas.get_pixel_mut(x, y);
@@ -190,44 +274,54 @@ impl<'a> Display<'a> {
             *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
         }
         let window = self.window.as_mut().expect("drawing needs a window");
-        if !window.is_open() {
-            return Flow::Stop;
-        }
-        if window
-            .update_with_buffer(&self.pixels, cw as usize, h as usize)
-            .is_err()
-        {
-            return Flow::Stop;
-        }
-        self.keys(controls, &frame.output)
+        window.is_open()
+            && window
+                .update_with_buffer(&self.pixels, cw as usize, h as usize)
+                .is_ok()
     }
 
-    fn keys(&mut self, controls: &Controls, shown: &RgbImage) -> Flow {
+    /// Saves the frame shown as a PNG in the snapshots directory and says so on the status line.
+    fn snapshot(&mut self) {
+        let name = format!(
+            "brushwork-snapshot-{}.png",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        );
+        let path = self.snapshots.join(name);
+        let text = match images::save_atomic(&self.last_output, &path, images::JPEG_QUALITY) {
+            Ok(()) => format!("saved {}", path.display()),
+            Err(e) => format!("not saved: {e}"),
+        };
+        say!("brushwork: {text}");
+        self.notice = Some((text, Instant::now() + NOTICE));
+    }
+
+    /// Handles the keys pressed since the last update. Returns Stop for Q and Esc.
+    fn keys(&mut self, controls: &Controls) -> Flow {
         let window = self.window.as_ref().expect("keys need a window");
+        let pressed = window.get_keys_pressed(KeyRepeat::No);
+        if pressed.is_empty() {
+            return Flow::Continue;
+        }
         let n = self.labels.len();
-        for key in window.get_keys_pressed(KeyRepeat::No) {
+        let mut redraw = false;
+        for key in pressed {
             match key {
                 Key::Q | Key::Escape => return Flow::Stop,
-                Key::Space => self.side_by_side = !self.side_by_side,
-                Key::S => {
-                    let name = format!(
-                        "brushwork-snapshot-{}.png",
-                        std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map(|d| d.as_millis())
-                            .unwrap_or(0)
-                    );
-                    match images::save_atomic(
-                        shown,
-                        std::path::Path::new(&name),
-                        images::JPEG_QUALITY,
-                    ) {
-                        Ok(()) => say!("brushwork: saved {name}"),
-                        Err(e) => say!("brushwork: error: {e}"),
-                    }
+                Key::Space => {
+                    self.side_by_side = !self.side_by_side;
+                    redraw = true;
                 }
-                Key::Up => controls.update(|c| c.strength = (c.strength + 0.1).min(1.0)),
-                Key::Down => controls.update(|c| c.strength = (c.strength - 0.1).max(0.0)),
+                Key::S => {
+                    self.snapshot();
+                    redraw = true;
+                }
+                Key::Up => controls
+                    .update(|c| c.strength = ((c.strength + 0.1).min(1.0) * 100.0).round() / 100.0),
+                Key::Down => controls
+                    .update(|c| c.strength = ((c.strength - 0.1).max(0.0) * 100.0).round() / 100.0),
                 Key::C => controls.update(|c| c.preserve_color = !c.preserve_color),
                 Key::Right | Key::Left => controls.update(|c| {
                     let from = dominant(&c.target_weights(), n);
@@ -245,12 +339,19 @@ impl<'a> Display<'a> {
                         c.morph = None;
                     });
                 }
-                k => {
-                    if let Some(i) = digit(k).filter(|i| *i < n) {
-                        controls.update(|c| c.select(i));
-                    }
-                }
+                k => match digit(k).filter(|i| *i < n) {
+                    Some(i) => controls.update(|c| c.select(i)),
+                    None => continue,
+                },
             }
+            if self.verbose {
+                let mut text = String::new();
+                self.describe_controls(&controls.get(), &mut text);
+                say!("brushwork: key {key:?}: {text}");
+            }
+        }
+        if redraw && !self.redraw(controls) {
+            return Flow::Stop;
         }
         Flow::Continue
     }

@@ -20,7 +20,7 @@ mod display;
 use display::Display;
 
 use super::style_args::StyleArgs;
-use super::{parse_size, EngineArgs};
+use super::{parse_size, EngineArgs, UsageError};
 
 /// --stabilize: 0 to 0.95.
 pub fn parse_stabilize(s: &str) -> Result<f32, String> {
@@ -69,6 +69,10 @@ pub struct LiveArgs {
     /// Stop after N frames from the source.
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
+
+    /// Where the S key saves snapshots (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
 
     /// Save every shown frame as DIR/frame-NNNNNN.png.
     #[arg(long, value_name = "DIR")]
@@ -124,6 +128,13 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|s| parse_size(s, "--size", "640x480", 8192))
         .transpose()?;
+    if let Some(dir) = &args.snapshots {
+        if !dir.is_dir() {
+            return Err(
+                UsageError(format!("--snapshots {}: not a directory", dir.display())).into(),
+            );
+        }
+    }
     let source = sources::open(&args.source, size, args.repeat)?;
     if let Some(dir) = &args.record {
         // Frames are written as frame-NNNNNN.png: never into the directory being played.
@@ -139,6 +150,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let description = source.describe();
+    let still = source.is_still();
     let (w, h) = source.size();
 
     let mut stylizer =
@@ -170,7 +182,12 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         } else {
             Mode::Realtime
         },
-        max_frames: args.frames,
+        // Headless, nothing can change a still picture: it is painted once.
+        max_frames: if args.headless && still {
+            Some(1)
+        } else {
+            args.frames
+        },
         pace: !args.unpaced,
         own: OwnEmbedding::Refreshed,
     };
