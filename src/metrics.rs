@@ -5,29 +5,26 @@ use image::RgbImage;
 /// Temporal instability of a stylized sequence against its input: the mean over frames of
 /// |(S_t − S_{t−1}) − (I_t − I_{t−1})|, per channel, in 8-bit units (a flow-free proxy of the
 /// frame-difference loss of Xu et al. 2021). Feed consecutive frames only.
+///
+/// [`mean`](Self::mean) compares each pixel with the same position in the previous frame;
+/// [`mean_compensated`](Self::mean_compensated) with where it was before the frame's global
+/// motion (a pan), found as in the stabilizer. On a still scene the two agree; on a pan only
+/// the compensated one stops counting the scene's own motion as flicker.
 #[derive(Default)]
 pub struct Flicker {
     prev: Option<(RgbImage, RgbImage)>,
+    small: (Vec<u8>, Vec<u8>),
     sum: f64,
+    sum_compensated: f64,
     pairs: u64,
 }
 
 impl Flicker {
     pub fn add(&mut self, input: &RgbImage, output: &RgbImage) {
         if let Some((pi, po)) = &mut self.prev {
-            let mut total = 0u64;
-            for (((i, o), pi), po) in input
-                .as_raw()
-                .iter()
-                .zip(output.as_raw())
-                .zip(pi.as_raw())
-                .zip(po.as_raw())
-            {
-                let ds = i32::from(*o) - i32::from(*po);
-                let di = i32::from(*i) - i32::from(*pi);
-                total += (ds - di).unsigned_abs() as u64;
-            }
-            self.sum += total as f64 / input.as_raw().len() as f64;
+            self.sum += frame_difference(input, output, pi, po, (0, 0));
+            let shift = crate::pipeline::global_shift(pi, input, &mut self.small);
+            self.sum_compensated += frame_difference(input, output, pi, po, shift);
             self.pairs += 1;
             pi.copy_from_slice(input.as_raw());
             po.copy_from_slice(output.as_raw());
@@ -36,9 +33,97 @@ impl Flicker {
         }
     }
 
-    /// The mean so far (NaN before two frames).
+    /// The mean so far, same positions (NaN before two frames).
     pub fn mean(&self) -> f64 {
         self.sum / self.pairs as f64
+    }
+
+    /// The mean so far, after the global motion (NaN before two frames).
+    pub fn mean_compensated(&self) -> f64 {
+        self.sum_compensated / self.pairs as f64
+    }
+}
+
+/// Mean over the pixels that have a source at `p − d` of |(S_t(p) − S_{t−1}(p − d)) −
+/// (I_t(p) − I_{t−1}(p − d))|, per channel.
+fn frame_difference(
+    input: &RgbImage,
+    output: &RgbImage,
+    prev_input: &RgbImage,
+    prev_output: &RgbImage,
+    (dx, dy): (i32, i32),
+) -> f64 {
+    let (w, h) = (input.width() as i32, input.height() as i32);
+    let (i, o, pi, po) = (
+        input.as_raw(),
+        output.as_raw(),
+        prev_input.as_raw(),
+        prev_output.as_raw(),
+    );
+    let mut total = 0u64;
+    let mut n = 0u64;
+    for y in 0.max(dy)..h.min(h + dy) {
+        for x in 0.max(dx)..w.min(w + dx) {
+            let a = ((y * w + x) * 3) as usize;
+            let b = (((y - dy) * w + (x - dx)) * 3) as usize;
+            for c in 0..3 {
+                let ds = i32::from(o[a + c]) - i32::from(po[b + c]);
+                let di = i32::from(i[a + c]) - i32::from(pi[b + c]);
+                total += (ds - di).unsigned_abs() as u64;
+            }
+            n += 3;
+        }
+    }
+    total as f64 / n.max(1) as f64
+}
+
+/// How much stabilisation smears what moves: the mean |stabilized − fresh| (8-bit units, over
+/// channels) over the pixels whose input changed by more than [`Ghosting::CHANGE`] (largest
+/// channel, same position) since the previous frame. A plain blend drags the previous output
+/// over a moving object and scores high; a stabilizer that leaves moving pixels alone scores
+/// near 0. Feed consecutive frames only.
+#[derive(Default)]
+pub struct Ghosting {
+    prev_input: Option<RgbImage>,
+    sum: f64,
+    pixels: u64,
+}
+
+impl Ghosting {
+    /// The input change (8-bit units) from which a pixel counts as moving.
+    pub const CHANGE: u8 = 24;
+
+    pub fn add(&mut self, input: &RgbImage, stabilized: &RgbImage, fresh: &RgbImage) {
+        if let Some(prev) = &mut self.prev_input {
+            if prev.dimensions() == input.dimensions() && fresh.dimensions() == input.dimensions() {
+                for ((i, p), (s, f)) in input
+                    .as_raw()
+                    .chunks_exact(3)
+                    .zip(prev.as_raw().chunks_exact(3))
+                    .zip(
+                        stabilized
+                            .as_raw()
+                            .chunks_exact(3)
+                            .zip(fresh.as_raw().chunks_exact(3)),
+                    )
+                {
+                    let change = (0..3).map(|c| i[c].abs_diff(p[c])).max().unwrap_or(0);
+                    if change > Self::CHANGE {
+                        let d: u32 = (0..3).map(|c| u32::from(s[c].abs_diff(f[c]))).sum();
+                        self.sum += f64::from(d) / 3.0;
+                        self.pixels += 1;
+                    }
+                }
+                prev.copy_from_slice(input.as_raw());
+                return;
+            }
+        }
+        self.prev_input = Some(input.clone());
+    }
+
+    /// The mean so far (NaN before any moving pixel).
+    pub fn mean(&self) -> f64 {
+        self.sum / self.pixels as f64
     }
 }
 
@@ -92,6 +177,20 @@ mod tests {
         let jump = RgbImage::from_pixel(4, 4, image::Rgb([55, 65, 75]));
         f.add(&b, &jump);
         assert_eq!(f.mean(), 20.0);
+    }
+
+    #[test]
+    fn ghosting_counts_only_moving_pixels() {
+        let mut g = Ghosting::default();
+        let a = RgbImage::from_pixel(2, 1, image::Rgb([0, 0, 0]));
+        let mut b = a.clone();
+        b.put_pixel(0, 0, image::Rgb([100, 100, 100])); // moved
+        let fresh = RgbImage::from_pixel(2, 1, image::Rgb([50, 50, 50]));
+        let stab = RgbImage::from_pixel(2, 1, image::Rgb([80, 80, 80]));
+        g.add(&a, &stab, &fresh);
+        assert!(g.mean().is_nan());
+        g.add(&b, &stab, &fresh);
+        assert_eq!(g.mean(), 30.0);
     }
 
     #[test]

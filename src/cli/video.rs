@@ -43,6 +43,11 @@ pub struct VideoArgs {
     #[arg(long, default_value_t = 0.0, value_name = "ALPHA", value_parser = super::live::parse_stabilize)]
     pub stabilize: f32,
 
+    /// How --stabilize blends: motion (only where the input stayed the same, following the
+    /// frame's global motion: no ghosts) or blend (everywhere).
+    #[arg(long, default_value = "motion", value_name = "MODE")]
+    pub stabilizer: brushwork::pipeline::StabilizeMode,
+
     /// H.264 quality: lower is better and larger (0-51).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
     pub crf: u8,
@@ -98,6 +103,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let mut state = ControlState::new(&styles.weights);
     state.strength = look.strength;
     state.stabilize = args.stabilize;
+    state.stabilizer = args.stabilizer;
     state.morph_frames = 1;
     state.preserve_color = look.preserve_color;
     let controls = Controls::new(state);

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use super::StabilizeMode;
 use crate::look::MAX_PALETTE;
 use crate::style::StyleEmbedding;
 
@@ -19,6 +20,8 @@ pub struct ControlState {
     pub strength: f32,
     /// Temporal blending of outputs, 0 (off) to 0.95.
     pub stabilize: f32,
+    /// How outputs are blended.
+    pub stabilizer: StabilizeMode,
     /// Frames a morph takes.
     pub morph_frames: u32,
     /// Keep the input's colours under the stylized luminance.
@@ -53,6 +56,7 @@ impl ControlState {
             morph: None,
             strength: 1.0,
             stabilize: 0.0,
+            stabilizer: StabilizeMode::Motion,
             morph_frames: 30,
             preserve_color: false,
         }

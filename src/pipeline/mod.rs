@@ -5,8 +5,10 @@
 
 mod controls;
 pub mod slot;
+mod stabilize;
 
 pub use controls::{dominant, one_hot, ControlState, Controls, Morph, OwnEmbedding};
+pub use stabilize::{global_shift, StabilizeMode, Stabilizer};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -38,6 +40,9 @@ pub struct Frame {
     pub captured: Instant,
     pub input: RgbImage,
     pub output: RgbImage,
+    /// The output before stabilisation (filled only while stabilizing), for the ghosting
+    /// figure.
+    pub fresh: RgbImage,
     /// Milliseconds the transformer took on this frame.
     pub infer_ms: f32,
 }
@@ -133,6 +138,7 @@ pub fn run(
                 captured: Instant::now(),
                 input: RgbImage::new(w, h),
                 output: RgbImage::new(w, h),
+                fresh: RgbImage::new(0, 0),
                 infer_ms: 0.0,
             })
             .expect("pool has room");
@@ -289,7 +295,7 @@ fn infer(
         OwnEmbedding::Fixed(e) => Some(e),
         OwnEmbedding::Refreshed => None,
     };
-    let mut previous: Option<RgbImage> = None;
+    let mut stabilizer = Stabilizer::default();
     let mut count = 0u64;
     let n = palette.len();
     loop {
@@ -319,7 +325,12 @@ fn infer(
         stylizer.paint_into(&frame.input, &look, own.as_ref(), &mut frame.output)?;
         frame.infer_ms = t.elapsed().as_secs_f32() * 1e3;
         if c.stabilize > 0.0 {
-            stabilize(&mut frame.output, &mut previous, c.stabilize);
+            if frame.fresh.dimensions() != frame.output.dimensions() {
+                frame.fresh = frame.output.clone(); // once per pool frame and size
+            } else {
+                frame.fresh.copy_from_slice(frame.output.as_raw());
+            }
+            stabilizer.apply(c.stabilizer, c.stabilize, &frame.input, &mut frame.output);
         }
         count += 1;
         stats.stylized.fetch_add(1, Ordering::Relaxed);
@@ -353,34 +364,4 @@ fn advance_morph(controls: &Controls) -> ControlState {
         out = Some(*c);
     });
     out.expect("set in update")
-}
-
-/// Temporal blending: `out = (1 − α)·out + α·previous`, then remembers `out`.
-fn stabilize(out: &mut RgbImage, previous: &mut Option<RgbImage>, alpha: f32) {
-    match previous {
-        Some(prev) if prev.dimensions() == out.dimensions() => {
-            for (o, p) in out.as_mut().iter_mut().zip(prev.as_mut().iter_mut()) {
-                let v = (1.0 - alpha) * f32::from(*o) + alpha * f32::from(*p);
-                *o = (v + 0.5) as u8;
-                *p = *o;
-            }
-        }
-        _ => *previous = Some(out.clone()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stabilize_blends_with_the_previous_output() {
-        let mut prev = None;
-        let mut a = RgbImage::from_pixel(2, 2, image::Rgb([100, 100, 100]));
-        stabilize(&mut a, &mut prev, 0.5);
-        assert_eq!(a.get_pixel(0, 0)[0], 100);
-        let mut b = RgbImage::from_pixel(2, 2, image::Rgb([200, 200, 200]));
-        stabilize(&mut b, &mut prev, 0.5);
-        assert_eq!(b.get_pixel(0, 0)[0], 150);
-    }
 }

@@ -18,7 +18,7 @@ use crate::video::{Looping, Pacing, VideoError, VideoFile};
 /// Problems opening or reading a source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("source '{0}': use camera, camera:N, pattern, pattern:still, pattern:pan, a video file or a directory of images")]
+    #[error("source '{0}': use camera, camera:N, pattern, pattern:still, pattern:pan, pattern:object, a picture, a video file or a directory of images")]
     Unknown(String),
     #[error("this brushwork was built without camera support; rebuild with `cargo build --release --features camera` (needs libclang), or use a video file or pattern")]
     NoCameraSupport,
@@ -104,6 +104,7 @@ pub fn open(
             "" | ":moving" => PatternKind::Moving,
             ":still" => PatternKind::Still,
             ":pan" => PatternKind::Pan,
+            ":object" => PatternKind::Object,
             _ => return Err(SourceError::Unknown(spec.into())),
         };
         let (w, h) = size.unwrap_or((640, 480));

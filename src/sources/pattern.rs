@@ -13,6 +13,8 @@ pub enum PatternKind {
     Still,
     /// A slow pan across a fixed scene.
     Pan,
+    /// The still scene (with its noise) and a square moving across it.
+    Object,
 }
 
 /// A synthetic, deterministic test pattern at 30 fps.
@@ -88,10 +90,25 @@ impl FrameSource for Pattern {
                 frame.put_pixel(x, y, *self.scene.get_pixel(x + offset, y));
             }
         }
+        if matches!(self.kind, PatternKind::Still | PatternKind::Object) {
+            for v in frame.as_mut().iter_mut() {
+                *v = (i16::from(*v) + self.noise()).clamp(0, 255) as u8;
+            }
+        }
         match self.kind {
-            PatternKind::Still => {
-                for v in frame.as_mut().iter_mut() {
-                    *v = (i16::from(*v) + self.noise()).clamp(0, 255) as u8;
+            PatternKind::Still | PatternKind::Pan => {}
+            PatternKind::Object => {
+                // a square crossing the frame, back and forth, 4 px a frame
+                let side = w.min(h) / 5;
+                let span = w - side;
+                let pos = (t * 4) % (2 * span);
+                let x0 = if pos < span { pos } else { 2 * span - pos };
+                let y0 = h / 2 - side / 2;
+                for y in y0..y0 + side {
+                    for x in x0..x0 + side {
+                        let stripe = if (x - x0) / 8 % 2 == 0 { 240 } else { 40 };
+                        frame.put_pixel(x, y, Rgb([stripe, 200, 40]));
+                    }
                 }
             }
             PatternKind::Moving => {
@@ -111,7 +128,6 @@ impl FrameSource for Pattern {
                     }
                 }
             }
-            PatternKind::Pan => {}
         }
         Ok(true)
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::sheet::draw_text_scaled;
 use brushwork::images;
-use brushwork::metrics::{percentile, proc_status_mb, Flicker};
+use brushwork::metrics::{percentile, proc_status_mb, Flicker, Ghosting};
 use brushwork::pipeline::{dominant, ControlState, Controls, Flow, Frame, Stats};
 use image::{Rgb, RgbImage};
 use minifb::{Key, KeyRepeat, Window, WindowOptions};
@@ -49,6 +49,7 @@ pub(super) struct Display<'a> {
     last_shown: Instant,
     rss_after_30: f64,
     flicker: Option<Flicker>,
+    ghosting: Option<Ghosting>,
     last_seq: Option<u64>,
     fps_window: (Instant, u64, f64),
 }
@@ -110,6 +111,7 @@ impl<'a> Display<'a> {
             rss_after_30: f64::NAN,
             // The metric needs consecutive frames, which only every-frame mode guarantees.
             flicker: args.every_frame.then(Flicker::default),
+            ghosting: (args.every_frame && args.stabilize > 0.0).then(Ghosting::default),
             last_seq: None,
             fps_window: (Instant::now(), 0, 0.0),
         })
@@ -161,9 +163,16 @@ impl<'a> Display<'a> {
         if shown == 30 {
             self.rss_after_30 = proc_status_mb("VmRSS").unwrap_or(f64::NAN);
         }
+        let consecutive =
+            self.last_seq.is_some_and(|s| s + 1 == frame.seq) || self.last_seq.is_none();
         if let Some(f) = &mut self.flicker {
-            if self.last_seq.is_some_and(|s| s + 1 == frame.seq) || self.last_seq.is_none() {
+            if consecutive {
                 f.add(&frame.input, &frame.output);
+            }
+        }
+        if let Some(g) = &mut self.ghosting {
+            if consecutive {
+                g.add(&frame.input, &frame.output, &frame.fresh);
             }
         }
         self.last_seq = Some(frame.seq);
@@ -396,6 +405,16 @@ impl<'a> Display<'a> {
                 .flicker
                 .as_ref()
                 .map(Flicker::mean)
+                .filter(|v| v.is_finite()),
+            flicker_compensated: self
+                .flicker
+                .as_ref()
+                .map(Flicker::mean_compensated)
+                .filter(|v| v.is_finite()),
+            ghosting: self
+                .ghosting
+                .as_ref()
+                .map(Ghosting::mean)
                 .filter(|v| v.is_finite()),
         }
     }

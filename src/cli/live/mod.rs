@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use brushwork::atomic::OutputDir;
 use brushwork::images;
+use brushwork::pipeline::StabilizeMode;
 use brushwork::pipeline::{
     self, one_hot, ControlState, Controls, Mode, OwnEmbedding, RunOptions, Stats,
 };
@@ -44,8 +45,9 @@ pub struct LiveArgs {
     #[command(flatten)]
     pub style: StyleArgs,
 
-    /// camera, camera:N, a video file, a directory of images, or pattern, pattern:still,
-    /// pattern:pan (a synthetic moving test pattern, for machines without a camera).
+    /// camera, camera:N, a picture (a still: painted again when a key changes the look), a
+    /// video file, a directory of images, or pattern, pattern:still, pattern:pan,
+    /// pattern:object (synthetic test patterns, for machines without a camera).
     #[arg(long, default_value = "camera", value_name = "SOURCE")]
     pub source: String,
 
@@ -57,6 +59,11 @@ pub struct LiveArgs {
     /// blended with the previous one by this much.
     #[arg(long, default_value_t = 0.0, value_name = "ALPHA", value_parser = parse_stabilize)]
     pub stabilize: f32,
+
+    /// How --stabilize blends: motion (blend only where the input stayed the same, after
+    /// following the frame's global motion: no ghosts behind what moves) or blend (everywhere).
+    #[arg(long, default_value = "motion", value_name = "MODE")]
+    pub stabilizer: StabilizeMode,
 
     /// Frames a morph between two styles takes.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10000))]
@@ -119,6 +126,11 @@ pub struct Summary {
     pub rss_mb_end: f64,
     /// Mean |(S_t − S_t−1) − (I_t − I_t−1)| over consecutive shown frames, 8-bit units.
     pub flicker: Option<f64>,
+    /// The same after the frame's global motion (pans no longer count as flicker).
+    pub flicker_compensated: Option<f64>,
+    /// Mean |stabilized − fresh| over pixels whose input moved (see `metrics::Ghosting`),
+    /// 8-bit units; with --every-frame and --stabilize.
+    pub ghosting: Option<f64>,
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
@@ -171,6 +183,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     });
     state.strength = styles.strength;
     state.stabilize = args.stabilize;
+    state.stabilizer = args.stabilizer;
     state.morph_frames = args.morph_frames;
     state.preserve_color = styles.preserve_color;
     let start = state;
