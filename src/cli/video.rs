@@ -131,6 +131,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
             max_frames: None,
             pace: false,
             own,
+            target_fps: None,
         },
         &mut |frame| {
             let Some(frame) = frame else {

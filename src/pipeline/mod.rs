@@ -3,10 +3,12 @@
 //! so the steady state allocates nothing per frame. What is painted can change while it runs
 //! ([`Controls`]).
 
+mod adaptive;
 mod controls;
 pub mod slot;
 mod stabilize;
 
+pub use adaptive::{resize_into, scaled, AdaptiveSize, STEPS};
 pub use controls::{dominant, one_hot, ControlState, Controls, Morph, OwnEmbedding};
 pub use stabilize::{global_shift, StabilizeMode, Stabilizer};
 
@@ -45,6 +47,8 @@ pub struct Frame {
     pub fresh: RgbImage,
     /// Milliseconds the transformer took on this frame.
     pub infer_ms: f32,
+    /// The scale of each side the network ran at (below 1 under `target_fps`).
+    pub scale: f32,
 }
 
 /// Whether a slow stage drops frames or holds the source back.
@@ -109,6 +113,9 @@ pub struct RunOptions {
     /// Pace the source at its natural rate (patterns, image sequences).
     pub pace: bool,
     pub own: OwnEmbedding,
+    /// Keep this many frames a second by running the network at 0.75 or 0.5 of each side
+    /// when it is too slow (see [`AdaptiveSize`]); the output is scaled back up.
+    pub target_fps: Option<f32>,
 }
 
 /// Runs the pipeline until the source ends, `max_frames` are captured, the display returns
@@ -140,6 +147,7 @@ pub fn run(
                 output: RgbImage::new(w, h),
                 fresh: RgbImage::new(0, 0),
                 infer_ms: 0.0,
+                scale: 1.0,
             })
             .expect("pool has room");
     }
@@ -296,6 +304,8 @@ fn infer(
         OwnEmbedding::Refreshed => None,
     };
     let mut stabilizer = Stabilizer::default();
+    let mut adaptive = options.target_fps.map(AdaptiveSize::new);
+    let (mut small_in, mut small_out) = (RgbImage::new(0, 0), RgbImage::new(0, 0));
     let mut count = 0u64;
     let n = palette.len();
     loop {
@@ -322,8 +332,24 @@ fn infer(
             own = Some(stylizer.embed(&frame.input)?);
         }
         let t = Instant::now();
-        stylizer.paint_into(&frame.input, &look, own.as_ref(), &mut frame.output)?;
+        let scale = adaptive.as_ref().map_or(1.0, AdaptiveSize::scale);
+        if scale < 1.0 {
+            let (w, h) = frame.input.dimensions();
+            let (sw, sh) = scaled(w, h, scale);
+            if small_in.dimensions() != (sw, sh) {
+                small_in = RgbImage::new(sw, sh); // once per step change
+            }
+            resize_into(&frame.input, &mut small_in);
+            stylizer.paint_into(&small_in, &look, own.as_ref(), &mut small_out)?;
+            resize_into(&small_out, &mut frame.output);
+        } else {
+            stylizer.paint_into(&frame.input, &look, own.as_ref(), &mut frame.output)?;
+        }
         frame.infer_ms = t.elapsed().as_secs_f32() * 1e3;
+        frame.scale = scale;
+        if let Some(a) = &mut adaptive {
+            a.observe(frame.infer_ms);
+        }
         if c.stabilize > 0.0 {
             if frame.fresh.dimensions() != frame.output.dimensions() {
                 frame.fresh = frame.output.clone(); // once per pool frame and size

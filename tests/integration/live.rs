@@ -468,3 +468,46 @@ fn live_still_photo_stays_up_and_repaints_on_keys() {
         "the photo is a still source:\n{log}"
     );
 }
+
+/// --target-fps runs the network smaller when it cannot keep up, and says so: an impossible
+/// target ends at half size, an easy one stays at full size.
+#[test]
+fn live_target_fps_runs_the_network_smaller() {
+    let run = |fps: &str| {
+        live_json(&[
+            "--style",
+            "towers",
+            "--source",
+            "pattern",
+            "--size",
+            "320x240",
+            "--headless",
+            "--every-frame",
+            "--unpaced",
+            "--frames",
+            "40",
+            "--target-fps",
+            fps,
+        ])
+    };
+    let fast = run("240");
+    assert_eq!(fast["size_in_use"], serde_json::json!([160, 120]), "{fast}");
+    assert!(fast["frames_at_scale"][2].as_u64().unwrap() > 0, "{fast}");
+    let easy = run("1");
+    assert_eq!(easy["size_in_use"], serde_json::json!([320, 240]), "{easy}");
+    assert_eq!(easy["frames_at_scale"][0], 40, "{easy}");
+    // Every frame is still the source's size: only the network ran smaller.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let out = Command::new(bin())
+        .args([
+            "live", "--style", "towers", "--source", "pattern", "--size", "320x240",
+        ])
+        .args(["--headless", "--every-frame", "--unpaced", "--frames", "20"])
+        .args(["--target-fps", "240", "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(load(&rec.join("frame-000019.png")).dimensions(), (320, 240));
+}

@@ -37,6 +37,9 @@ pub(super) struct Display<'a> {
     last_output: RgbImage,
     /// What the status line said of the last frame: fps, inference ms, latency.
     last_timing: (f64, f32, f32),
+    /// The scale the network ran at for the last frame, and frames per scale step.
+    last_scale: f32,
+    frames_at_scale: [u64; 3],
     /// A message on the status line ("saved PATH") until the instant given.
     notice: Option<(String, Instant)>,
     snapshots: PathBuf,
@@ -99,6 +102,8 @@ impl<'a> Display<'a> {
             last_input: RgbImage::new(w, h),
             last_output: RgbImage::new(w, h),
             last_timing: (0.0, 0.0, 0.0),
+            last_scale: 1.0,
+            frames_at_scale: [0; 3],
             notice: None,
             snapshots: args.snapshots.clone().unwrap_or_else(|| PathBuf::from(".")),
             verbose: args.engine.verbose,
@@ -162,6 +167,13 @@ impl<'a> Display<'a> {
         push_ring(&mut self.infer, frame.infer_ms, shown);
         if shown == 30 {
             self.rss_after_30 = proc_status_mb("VmRSS").unwrap_or(f64::NAN);
+        }
+        self.last_scale = frame.scale;
+        if let Some(i) = brushwork::pipeline::STEPS
+            .iter()
+            .position(|s| *s == frame.scale)
+        {
+            self.frames_at_scale[i] += 1;
         }
         let consecutive =
             self.last_seq.is_some_and(|s| s + 1 == frame.seq) || self.last_seq.is_none();
@@ -260,6 +272,10 @@ impl<'a> Display<'a> {
             self.device
         );
         self.describe_controls(&c, &mut status);
+        if self.last_scale < 1.0 {
+            let (sw, sh) = brushwork::pipeline::scaled(w, h, self.last_scale);
+            let _ = write!(status, "  at {sw}x{sh}");
+        }
         if let Some((text, _)) = &self.notice {
             let _ = write!(status, "  {text}");
         }
@@ -411,6 +427,11 @@ impl<'a> Display<'a> {
                 .as_ref()
                 .map(Flicker::mean_compensated)
                 .filter(|v| v.is_finite()),
+            size_in_use: {
+                let (sw, sh) = brushwork::pipeline::scaled(w, h, self.last_scale);
+                [sw, sh]
+            },
+            frames_at_scale: self.frames_at_scale,
             ghosting: self
                 .ghosting
                 .as_ref()

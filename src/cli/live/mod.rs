@@ -23,6 +23,11 @@ use display::Display;
 use super::style_args::StyleArgs;
 use super::{parse_size, EngineArgs, UsageError};
 
+/// --target-fps: 1 to 240.
+fn parse_target_fps(s: &str) -> Result<f32, String> {
+    super::style_args::parse_in_range(s, 1.0, 240.0)
+}
+
 /// --stabilize: 0 to 0.95.
 pub fn parse_stabilize(s: &str) -> Result<f32, String> {
     super::style_args::parse_in_range(s, 0.0, 0.95)
@@ -64,6 +69,12 @@ pub struct LiveArgs {
     /// following the frame's global motion: no ghosts behind what moves) or blend (everywhere).
     #[arg(long, default_value = "motion", value_name = "MODE")]
     pub stabilizer: StabilizeMode,
+
+    /// Keep N frames a second by running the network smaller when it is too slow: at 0.75 or
+    /// 0.5 of each side of --size (with hysteresis), scaled back up for the window. The status
+    /// line and --json say the size in use.
+    #[arg(long, value_name = "N", value_parser = parse_target_fps)]
+    pub target_fps: Option<f32>,
 
     /// Frames a morph between two styles takes.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10000))]
@@ -131,6 +142,10 @@ pub struct Summary {
     /// Mean |stabilized − fresh| over pixels whose input moved (see `metrics::Ghosting`),
     /// 8-bit units; with --every-frame and --stabilize.
     pub ghosting: Option<f64>,
+    /// The size the network ran at for the last frame (below --size under --target-fps).
+    pub size_in_use: [u32; 2],
+    /// Frames stylized at each scale of the sides: 1, 0.75, 0.5.
+    pub frames_at_scale: [u64; 3],
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
@@ -203,6 +218,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         },
         pace: !args.unpaced,
         own: OwnEmbedding::Refreshed,
+        target_fps: args.target_fps,
     };
 
     let mut display = Display::new(
