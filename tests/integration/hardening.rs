@@ -509,12 +509,7 @@ fn signals_during_a_write_leave_nothing_behind() {
                 std::thread::sleep(std::time::Duration::from_millis(25));
             }
             assert!(seen, "{command}: no temporary file appeared");
-            let killed = Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(killed.success());
-            let out = child.wait_with_output().unwrap();
+            let out = signal_and_wait(child, signal);
             assert_eq!(
                 out.status.code(),
                 Some(code),

@@ -207,20 +207,11 @@ fn live_video_file_source() {
     }
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("clip.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=96x64:rate=10:duration=1",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(&video)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    make_testsrc(
+        &video,
+        "size=96x64:rate=10:duration=1",
+        &["-pix_fmt", "yuv420p"],
+    );
     let s = live_json(&[
         "--style",
         "bricks",

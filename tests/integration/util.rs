@@ -252,3 +252,26 @@ pub fn runtime_library() -> PathBuf {
     let path = line.rsplit_once(" (").unwrap().1.trim_end_matches(')');
     PathBuf::from(path)
 }
+
+/// Sends `signal` (INT, TERM, HUP) to a running brushwork with `kill` and returns how it ended.
+pub fn signal_and_wait(child: std::process::Child, signal: &str) -> Output {
+    let killed = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait_with_output().unwrap()
+}
+
+/// Makes a video with ffmpeg's `testsrc` of `spec` (e.g. `size=96x64:rate=10:duration=1`),
+/// with `extra` output options.
+pub fn make_testsrc(path: &Path, spec: &str, extra: &[&str]) {
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc={spec}"))
+        .args(extra)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg could not make {}", path.display());
+}

@@ -136,12 +136,7 @@ fn video_interrupted_leaves_nothing_behind() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let killed = Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let out = child.wait_with_output().unwrap();
+        let out = signal_and_wait(child, signal);
         assert_eq!(
             out.status.code(),
             Some(code),
@@ -176,20 +171,7 @@ fn video_without_frames_and_the_output_mode() {
     }
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=10",
-        ])
-        .args(["-frames:v", "0"])
-        .arg(&empty)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    make_testsrc(&empty, "size=64x64:rate=10", &["-frames:v", "0"]);
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = brushwork(&[
