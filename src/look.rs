@@ -6,8 +6,8 @@
 use image::RgbImage;
 
 use crate::color::preserve_color;
-use crate::presets::{PresetMix, NUM_PRESETS};
-use crate::style::{check_weights, BlendError, StyleEmbedding, EMBEDDING_DIM};
+use crate::presets::PresetMix;
+use crate::style::{check_weights, weighted_sum, BlendError, StyleEmbedding};
 use crate::stylizer::{StylizeError, Stylizer};
 
 /// The most styles a palette holds (keys 1–9 in `live`).
@@ -128,33 +128,17 @@ impl Palette {
             });
         }
         let total = check_weights(weights)?;
-        // A single non-zero weight gives that entry exactly.
-        let mut nonzero = weights.iter().enumerate().filter(|(_, w)| **w > 0.0);
-        if let (Some((i, _)), None) = (nonzero.next(), nonzero.next()) {
-            return Ok(self.get(i).expect("in range"));
-        }
-        let scaled = |w: f32| (f64::from(w) / total) as f32;
         Ok(match self {
-            Palette::Styles(v) => {
-                let mut out = [0f32; EMBEDDING_DIM];
-                for (style, &w) in v.iter().zip(weights) {
-                    let w = scaled(w);
-                    for (o, x) in out.iter_mut().zip(style.0.iter()) {
-                        *o += w * x;
-                    }
-                }
-                Paint::Style(StyleEmbedding(out))
-            }
-            Palette::Presets(v) => {
-                let mut out = [0f32; NUM_PRESETS];
-                for (mix, &w) in v.iter().zip(weights) {
-                    let w = scaled(w);
-                    for (o, x) in out.iter_mut().zip(mix.0.iter()) {
-                        *o += w * x;
-                    }
-                }
-                Paint::Presets(PresetMix(out))
-            }
+            Palette::Styles(v) => Paint::Style(StyleEmbedding(weighted_sum(
+                v.iter().map(|s| &s.0),
+                weights,
+                total,
+            ))),
+            Palette::Presets(v) => Paint::Presets(PresetMix(weighted_sum(
+                v.iter().map(|m| &m.0),
+                weights,
+                total,
+            ))),
         })
     }
 }
@@ -207,6 +191,7 @@ fn blend_pixels(out: &mut RgbImage, photo: &RgbImage, s: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::style::EMBEDDING_DIM;
 
     fn e(v: f32) -> StyleEmbedding {
         StyleEmbedding([v; EMBEDDING_DIM])

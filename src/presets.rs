@@ -1,7 +1,7 @@
 //! The 26 learned styles of the multi-style network (conditional instance normalization with
 //! one γ/β pair per style, Dumoulin et al. 2017) and mixes of them.
 
-use crate::style::BlendError;
+use crate::style::{check_weights, BlendError};
 
 /// How many presets the network has.
 pub const NUM_PRESETS: usize = 26;
@@ -30,9 +30,7 @@ impl PresetMix {
     /// `7`, or `3:0.5,12:0.5` (weights are normalized; a preset named twice adds up).
     pub fn parse(spec: &str) -> Result<Self, PresetError> {
         let syntax = || PresetError::Syntax(spec.to_string());
-        // Summed in f64, so that a preset named twice with a huge weight cannot overflow.
-        let mut weights = [0f64; NUM_PRESETS];
-        let mut any = false;
+        let mut parts: Vec<(usize, f32)> = Vec::new();
         for part in spec.split(',').map(str::trim) {
             let (idx, wt) = part.split_once(':').unwrap_or((part, "1"));
             let idx: usize = idx.trim().parse().map_err(|_| syntax())?;
@@ -40,21 +38,18 @@ impl PresetMix {
             if idx >= NUM_PRESETS {
                 return Err(PresetError::OutOfRange(idx));
             }
-            if !wt.is_finite() {
-                return Err(BlendError::NotFinite(wt).into());
-            }
-            if wt < 0.0 {
-                return Err(BlendError::Negative(wt).into());
-            }
-            weights[idx] += f64::from(wt);
-            any = true;
+            parts.push((idx, wt));
         }
-        if !any {
+        if parts.is_empty() {
             return Err(syntax());
         }
-        let total: f64 = weights.iter().sum();
-        if total <= 0.0 {
-            return Err(BlendError::AllZero.into());
+        // The weight rules of every blend (finite, non-negative, not all zero; summed in f64,
+        // so that a preset named twice with a huge weight cannot overflow).
+        let wts: Vec<f32> = parts.iter().map(|&(_, w)| w).collect();
+        let total = check_weights(&wts)?;
+        let mut weights = [0f64; NUM_PRESETS];
+        for (idx, w) in parts {
+            weights[idx] += f64::from(w);
         }
         Ok(PresetMix(weights.map(|w| (w / total) as f32)))
     }

@@ -65,6 +65,27 @@ pub fn check_weights(weights: &[f32]) -> Result<f64, BlendError> {
     Ok(total)
 }
 
+/// `Σ (wᵢ / total)·vᵢ` over arrays of one length, skipping zero weights (so one non-zero
+/// weight gives its array exactly): the blend of embeddings and of preset mixes alike. The
+/// weights must have passed [`check_weights`], which gave `total`. Allocates nothing.
+pub fn weighted_sum<'a, const N: usize>(
+    items: impl IntoIterator<Item = &'a [f32; N]>,
+    weights: &[f32],
+    total: f64,
+) -> [f32; N] {
+    let mut out = [0f32; N];
+    for (item, &w) in items.into_iter().zip(weights) {
+        if w == 0.0 {
+            continue;
+        }
+        let w = (f64::from(w) / total) as f32;
+        for (o, v) in out.iter_mut().zip(item.iter()) {
+            *o += w * v;
+        }
+    }
+    out
+}
+
 /// Checks weights and scales them to sum to 1.
 pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
     let total = check_weights(weights)?;
@@ -84,17 +105,12 @@ impl StyleEmbedding {
                 weights: weights.len(),
             });
         }
-        let weights = normalize_weights(weights)?;
-        let mut out = [0f32; EMBEDDING_DIM];
-        for (style, &w) in styles.iter().zip(&weights) {
-            if w == 0.0 {
-                continue;
-            }
-            for (o, v) in out.iter_mut().zip(style.0.iter()) {
-                *o += w * v;
-            }
-        }
-        Ok(StyleEmbedding(out))
+        let total = check_weights(weights)?;
+        Ok(StyleEmbedding(weighted_sum(
+            styles.iter().map(|s| &s.0),
+            weights,
+            total,
+        )))
     }
 
     /// `t·self + (1 − t)·other`, exact at the ends: `t = 1` gives `self`, `t = 0` gives `other`.

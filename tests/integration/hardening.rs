@@ -635,7 +635,6 @@ fn a_damaged_runtime_library_is_caught_before_loading() {
 
 #[test]
 fn more_threads_than_the_machine_can_use_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
     stylize_fails(
         &data("content_333x250.png"),
         &"towers",
@@ -643,7 +642,6 @@ fn more_threads_than_the_machine_can_use_are_refused() {
         &["--threads", "1024"],
         "use at most",
     );
-    drop(dir);
 }
 
 /// Out of memory is one error with one exit status (2: a smaller size avoids it) in every
