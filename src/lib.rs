@@ -31,6 +31,7 @@ pub mod images;
 pub mod look;
 pub mod metrics;
 pub mod models;
+pub mod openvino;
 pub mod pipeline;
 pub mod presets;
 pub mod providers;
@@ -42,6 +43,7 @@ pub mod style_source;
 mod stylizer;
 mod tensor;
 pub mod video;
+pub mod wheel;
 
 #[cfg(test)]
 mod parser_properties;

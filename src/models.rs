@@ -34,13 +34,16 @@ static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transfor
 /// `Fp16` are float graphs of the same weights without the activation rounding; they take and
 /// give 8-bit pixels, so on a GPU pre- and post-processing run there. They differ from `Int8`
 /// by its activation rounding (8/255 mean; the pictures look the same) and from each other by
-/// 0.06/255 (see `models/README.md`). `Fp32` is the fastest on a CPU, `Fp16` meant for GPUs;
-/// on a CPU, ONNX Runtime computes `Fp16` in float32.
+/// 0.06/255 (see `models/README.md`). `Fp32` is the fastest on ONNX Runtime's CPU provider,
+/// `Fp16` meant for GPUs; on a CPU, ONNX Runtime computes `Fp16` in float32. `Bf16` is the
+/// `Fp32` graph computed in bfloat16 by OpenVINO (`--device openvino`, on a CPU with AVX-512
+/// BF16 or AMX): within 1/255 of `Fp32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     Int8,
     Fp32,
     Fp16,
+    Bf16,
 }
 
 impl Precision {
@@ -48,7 +51,7 @@ impl Precision {
     pub fn file(self) -> &'static str {
         match self {
             Precision::Int8 => TRANSFORM_FILE,
-            Precision::Fp32 => TRANSFORM_FP32_FILE,
+            Precision::Fp32 | Precision::Bf16 => TRANSFORM_FP32_FILE,
             Precision::Fp16 => TRANSFORM_FP16_FILE,
         }
     }
@@ -61,8 +64,9 @@ impl std::str::FromStr for Precision {
             "int8" => Ok(Precision::Int8),
             "fp32" => Ok(Precision::Fp32),
             "fp16" => Ok(Precision::Fp16),
+            "bf16" => Ok(Precision::Bf16),
             _ => Err(format!(
-                "unknown precision '{s}'; use auto, int8, fp32 or fp16"
+                "unknown precision '{s}'; use auto, int8, fp32, fp16 or bf16"
             )),
         }
     }
@@ -74,6 +78,7 @@ impl std::fmt::Display for Precision {
             Precision::Int8 => "int8",
             Precision::Fp32 => "fp32",
             Precision::Fp16 => "fp16",
+            Precision::Bf16 => "bf16",
         })
     }
 }
@@ -119,7 +124,7 @@ pub struct ModelBytes {
 impl ModelBytes {
     /// sha256 of the model file, lower-case hex.
     pub fn sha256(&self) -> String {
-        crate::runtime::hex(&Sha256::digest(&self.bytes))
+        crate::wheel::hex(&Sha256::digest(&self.bytes))
     }
 }
 
@@ -185,7 +190,7 @@ impl ModelSet {
     pub fn transform_for(&self, precision: Precision) -> Option<&ModelBytes> {
         match precision {
             Precision::Int8 => Some(&self.transform),
-            Precision::Fp32 => self.transform_fp32.as_ref(),
+            Precision::Fp32 | Precision::Bf16 => self.transform_fp32.as_ref(),
             Precision::Fp16 => self.transform_fp16.as_ref(),
         }
     }

@@ -13,56 +13,54 @@
 //!    `BRUSHWORK_NO_DOWNLOAD=1` to forbid that step.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use ort::environment::Environment;
-use sha2::{Digest, Sha256};
+
+use crate::wheel::{self, cache_dir, PinnedLib, Wheel, WheelError};
 
 /// The ONNX Runtime release brushwork fetches when none is found.
 pub const ORT_VERSION: &str = "1.31.1";
 /// The oldest ONNX Runtime minor version the `ort` crate accepts (1.x).
 pub const ORT_MIN_MINOR: u32 = 31;
 
-/// A pinned PyPI wheel (CPython 3.11 tag: the tag only names the wheel; the C library inside
-/// is the same for every Python), its sha256, and the size and sha256 of the library inside.
-struct Wheel {
-    arch: &'static str,
-    file: &'static str,
-    sha256: &'static str,
-    lib_size: u64,
-    lib_sha256: &'static str,
-}
-
 const WHEELS: &[Wheel] = &[
     Wheel {
         arch: "x86_64",
+        requirement: "onnxruntime==1.31.1",
         file: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
         sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
-        lib_size: 29_352_200,
-        lib_sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+        lib_dir: "onnxruntime/capi",
+        libs: &[PinnedLib {
+            name: LIB_NAME,
+            size: 29_352_200,
+            sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+        }],
     },
     Wheel {
         arch: "aarch64",
+        requirement: "onnxruntime==1.31.1",
         file: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_aarch64.whl",
         sha256: "da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3",
-        lib_size: 25_265_040,
-        lib_sha256: "8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467",
+        lib_dir: "onnxruntime/capi",
+        libs: &[PinnedLib {
+            name: LIB_NAME,
+            size: 25_265_040,
+            sha256: "8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467",
+        }],
     },
 ];
 
 fn this_platform_wheel() -> Result<&'static Wheel, RuntimeError> {
-    let arch = std::env::consts::ARCH;
-    WHEELS
-        .iter()
-        .find(|w| w.arch == arch && cfg!(target_os = "linux"))
-        .ok_or_else(|| {
-            RuntimeError::UnsupportedPlatform(format!("{}-{arch}", std::env::consts::OS))
-        })
+    wheel::for_this_platform(WHEELS).ok_or_else(|| {
+        RuntimeError::UnsupportedPlatform(format!(
+            "{}-{}",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    })
 }
-const LIB_IN_WHEEL: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
 const LIB_NAME: &str = "libonnxruntime.so.1.31.1";
 
 /// What can go wrong while bringing up ONNX Runtime.
@@ -80,18 +78,8 @@ pub enum RuntimeError {
     NotFound,
     #[error("no pinned ONNX Runtime wheel for this platform ({0}); install onnxruntime>=1.{ORT_MIN_MINOR} and set ORT_DYLIB_PATH to its libonnxruntime")]
     UnsupportedPlatform(String),
-    #[error("fetching ONNX Runtime {ORT_VERSION} with pip failed: {0}; install python3 with pip, or set ORT_DYLIB_PATH to a libonnxruntime.so")]
-    Fetch(String),
-    #[error(
-        "the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it"
-    )]
-    HashMismatch {
-        file: String,
-        found: String,
-        expected: String,
-    },
-    #[error("cannot write brushwork's cache at {path}: {source}")]
-    Cache { path: PathBuf, source: io::Error },
+    #[error("fetching ONNX Runtime {ORT_VERSION} failed: {0}; or set ORT_DYLIB_PATH to a libonnxruntime.so")]
+    Fetch(#[from] WheelError),
     #[error("ONNX Runtime failed to start")]
     Ort(#[from] ort::Error),
 }
@@ -207,8 +195,7 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
     let cached = cache_dir()
         .join(format!("onnxruntime-{ORT_VERSION}"))
         .join(LIB_NAME);
-    let no_download =
-        std::env::var_os("BRUSHWORK_NO_DOWNLOAD").is_some_and(|v| !v.is_empty() && v != "0");
+    let no_download = wheel::downloads_forbidden();
     if cached.exists() {
         match verify_cached(&cached) {
             Ok(()) => return Ok(cached),
@@ -234,41 +221,11 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
     Ok(cached)
 }
 
-/// Checks the cached library against the pinned size and sha256. The hash is computed once:
-/// a stamp file beside the library records the size and modification time it was verified at.
+/// Checks the cached library against the pinned size and sha256.
 fn verify_cached(lib: &Path) -> Result<(), String> {
     let wheel = this_platform_wheel().map_err(|e| e.to_string())?;
-    let meta = fs::metadata(lib).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    if meta.len() != wheel.lib_size {
-        return Err(format!(
-            "{} bytes, not the {} of ONNX Runtime {ORT_VERSION}",
-            meta.len(),
-            wheel.lib_size
-        ));
-    }
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let stamp_text = format!("{} {} {}\n", meta.len(), mtime, wheel.lib_sha256);
-    let stamp = lib.with_file_name(format!("{LIB_NAME}.verified"));
-    if fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text) {
-        return Ok(());
-    }
-    let bytes = fs::read(lib).map_err(|e| e.to_string())?;
-    let found = hex(&Sha256::digest(&bytes));
-    if found != wheel.lib_sha256 {
-        return Err(format!(
-            "sha256 {found}, not the pinned {}",
-            wheel.lib_sha256
-        ));
-    }
-    let _ = crate::atomic::write(&stamp, stamp_text.as_bytes());
-    Ok(())
+    let dir = lib.parent().expect("cache path has a parent");
+    wheel::verify(dir, &wheel.libs[0])
 }
 
 /// Checks that `path` is a whole ELF shared library: its header, program headers, loaded
@@ -331,110 +288,10 @@ fn beside_executable() -> Option<PathBuf> {
     hits.pop()
 }
 
-/// brushwork's cache directory (also used for nothing else yet but ONNX Runtime).
-pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("BRUSHWORK_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("brushwork")))
-        .or_else(|| env("HOME").map(|p| p.join(".cache").join("brushwork")))
-        .unwrap_or_else(|| std::env::temp_dir().join("brushwork-cache"))
-}
-
-/// Downloads the pinned wheel with pip, checks its hash and unpacks the library to `dest`.
-/// Concurrent processes serialise on a lock file; the library appears by an atomic rename.
+/// Fetches the pinned wheel into the cache and unpacks the library.
 fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
-    let arch = std::env::consts::ARCH;
-    let pinned = this_platform_wheel()?;
-    let (wheel, expected) = (pinned.file, pinned.sha256);
+    log::info!("ONNX Runtime not found; fetching it (once)");
     let dir = dest.parent().expect("cache path has a parent");
-    let cache_err = |source| RuntimeError::Cache {
-        path: dir.to_path_buf(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(cache_err)?;
-    let lock = fs::File::create(dir.join(".lock")).map_err(cache_err)?;
-    lock.lock().map_err(cache_err)?;
-    if dest.is_file() {
-        return Ok(()); // another process fetched it while we waited
-    }
-    log::info!(
-        "ONNX Runtime not found; fetching onnxruntime=={ORT_VERSION} from PyPI into {} (once)",
-        dir.display()
-    );
-    let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
-    let platform = format!("manylinux_2_28_{arch}");
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
-        .args([
-            "--python-version",
-            "3.11",
-            "--abi",
-            "cp311",
-            "--platform",
-            &platform,
-        ])
-        .arg("-d")
-        .arg(tmp.path())
-        .arg(format!("onnxruntime=={ORT_VERSION}"))
-        .output()
-        .map_err(|e| RuntimeError::Fetch(format!("cannot run python3: {e}")))?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        let last = msg.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-        return Err(RuntimeError::Fetch(format!(
-            "pip exited with {}: {}",
-            out.status,
-            last.trim()
-        )));
-    }
-    let wheel_path = tmp.path().join(wheel);
-    let bytes = fs::read(&wheel_path)
-        .map_err(|e| RuntimeError::Fetch(format!("pip did not produce {wheel}: {e}")))?;
-    let found = hex(&Sha256::digest(&bytes));
-    if found != expected {
-        return Err(RuntimeError::HashMismatch {
-            file: wheel.to_string(),
-            found,
-            expected: expected.to_string(),
-        });
-    }
-    let unpacked = tmp.path().join(LIB_NAME);
-    let script = "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))";
-    let status = Command::new("python3")
-        .args(["-c", script])
-        .arg(&wheel_path)
-        .arg(LIB_IN_WHEEL)
-        .arg(&unpacked)
-        .status()
-        .map_err(|e| RuntimeError::Fetch(format!("cannot run python3: {e}")))?;
-    if !status.success() {
-        return Err(RuntimeError::Fetch(format!(
-            "could not unpack {LIB_IN_WHEEL} from {wheel}"
-        )));
-    }
-    fs::rename(&unpacked, dest).map_err(cache_err)?;
-    if let Err(reason) = verify_cached(dest) {
-        let _ = fs::remove_file(dest);
-        return Err(RuntimeError::Fetch(format!(
-            "the library unpacked from {wheel} is not the pinned one: {reason}"
-        )));
-    }
-    log::info!("ONNX Runtime {ORT_VERSION} ready at {}", dest.display());
+    wheel::fetch_into(dir, this_platform_wheel()?)?;
     Ok(())
-}
-
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

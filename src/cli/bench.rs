@@ -37,6 +37,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 5)]
     pub cold_runs: u32,
 
+    /// Also measure ONNX Runtime's CPU provider in fp32 (brushwork's CPU path before OpenVINO)
+    /// at each size, right before the configured engine, and give the speed-up over it.
+    #[arg(long)]
+    pub baseline: bool,
+
     /// Print JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -54,6 +59,8 @@ struct SizeResult {
     width: u32,
     height: u32,
     device: String,
+    /// The engine and its version, e.g. `OpenVINO 2026.4.1-...`.
+    engine: String,
     precision: String,
     /// One frame: padding and conversion in, the transformer, conversion and crop out.
     frame_ms_median: f64,
@@ -64,6 +71,11 @@ struct SizeResult {
     embed_ms_median: f64,
     load_ms: f64,
     peak_rss_mb: f64,
+    /// With `--baseline`: ONNX Runtime's CPU provider in fp32 at this size, and the speed-up.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    baseline_frame_ms_median: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    speedup: Option<f64>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -80,31 +92,39 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<_, _>>()?;
     let exe = std::env::current_exe()?;
     if !args.json {
-        out!("| size | device | precision | frame, median ms | fps | min ms | first frame ms | model load ms | style embedding ms | peak RSS MB |");
-        out!("|---|---|---|---|---|---|---|---|---|---|");
+        out!("| size | device | engine | precision | frame, median ms | fps | min ms | first frame ms | model load ms | style embedding ms | peak RSS MB |{}", if args.baseline { " ONNX Runtime fp32 ms | speed-up |" } else { "" });
+        out!(
+            "|---|---|---|---|---|---|---|---|---|---|---|{}",
+            if args.baseline { "---|---|" } else { "" }
+        );
     }
+    let mut baseline_engine = args.engine.clone();
+    baseline_engine.device = brushwork::Device::Cpu;
+    baseline_engine.precision = Some(brushwork::Precision::Fp32);
     for (w, h) in sizes {
-        let mut cmd = Command::new(&exe);
-        cmd.args(["bench", "--one", &format!("{w}x{h}")])
-            .args(["--runs", &args.runs.to_string()]);
-        cmd.args(args.engine.to_args());
-        let out = cmd.output().context("cannot run the benchmark child")?;
-        if !out.status.success() {
-            bail!(
-                "benchmark at {w}x{h} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let line = String::from_utf8_lossy(&out.stdout);
-        let r: SizeResult = serde_json::from_str(line.trim())?;
-        if args.json {
-            out!("{}", line.trim());
+        let baseline = if args.baseline {
+            Some(measure_in_child(&exe, &args, &baseline_engine, w, h)?)
         } else {
+            None
+        };
+        let mut r = measure_in_child(&exe, &args, &args.engine, w, h)?;
+        if let Some(b) = &baseline {
+            r.baseline_frame_ms_median = Some(b.frame_ms_median);
+            r.speedup = Some(b.frame_ms_median / r.frame_ms_median);
+        }
+        if args.json {
+            out!("{}", serde_json::to_string(&r)?);
+        } else {
+            let versus = match (r.baseline_frame_ms_median, r.speedup) {
+                (Some(b), Some(x)) => format!(" {b:.1} | {x:.2}x |"),
+                _ => String::new(),
+            };
             out!(
-                "| {}x{} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} |",
+                "| {}x{} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} |{versus}",
                 r.width,
                 r.height,
                 r.device,
+                r.engine,
                 r.precision,
                 r.frame_ms_median,
                 1e3 / r.frame_ms_median,
@@ -128,6 +148,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One size measured in a fresh `brushwork bench --one` process (so peak RSS is its own).
+fn measure_in_child(
+    exe: &Path,
+    args: &BenchArgs,
+    engine: &EngineArgs,
+    w: u32,
+    h: u32,
+) -> anyhow::Result<SizeResult> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["bench", "--one", &format!("{w}x{h}")])
+        .args(["--runs", &args.runs.to_string()]);
+    cmd.args(engine.to_args());
+    let out = cmd.output().context("cannot run the benchmark child")?;
+    if !out.status.success() {
+        bail!(
+            "benchmark at {w}x{h} on {} failed: {}",
+            engine.device,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout).trim(),
+    )?)
 }
 
 fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
@@ -157,6 +202,7 @@ fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
         width: w,
         height: h,
         device: stylizer.device().to_string(),
+        engine: stylizer.engine(),
         precision: stylizer.precision().to_string(),
         frame_ms_median: median(&mut times),
         frame_ms_min: times.iter().copied().fold(f64::INFINITY, f64::min),
@@ -164,6 +210,8 @@ fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
         embed_ms_median: median(&mut embed),
         load_ms,
         peak_rss_mb: proc_status_mb("VmHWM").unwrap_or(f64::NAN),
+        baseline_frame_ms_median: None,
+        speedup: None,
     })
 }
 

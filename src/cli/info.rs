@@ -22,10 +22,29 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     out!("ONNX Runtime {} ({})", rt.version, rt.path.display());
     out!("  {}", rt.build);
     out!(
-        "device in use: {} (transformation network, {}); style prediction: cpu",
+        "device in use: {} (transformation network, {}, on {}); style prediction: cpu",
         stylizer.device(),
-        stylizer.precision()
+        stylizer.precision(),
+        stylizer.engine()
     );
+    let cpu = brushwork::openvino::CpuFeatures::detect();
+    out!("CPU features: {cpu}");
+    match brushwork::openvino::loaded() {
+        Some(ov) => out!(
+            "OpenVINO {} ({}): --device openvino runs {}",
+            ov.version,
+            ov.dir.display(),
+            if cpu.has_bf16() {
+                "bf16 (native on this CPU)"
+            } else {
+                "fp32 (this CPU has no native bf16)"
+            }
+        ),
+        None => out!(
+            "OpenVINO: not loaded (--device openvino loads it, fetching openvino=={} once)",
+            brushwork::openvino::OPENVINO_VERSION
+        ),
+    }
     out!(
         "providers compiled in: {}",
         providers::compiled().join(", ")

@@ -58,15 +58,17 @@ pub enum Command {
 /// Options shared by every command that runs a model.
 #[derive(Debug, Args, Clone)]
 pub struct EngineArgs {
-    /// Where the networks run: auto (the fastest provider that starts: tensorrt, cuda, then
-    /// cpu), cpu, cuda, cuda:N, tensorrt or tensorrt:N (GPU providers need a build with
-    /// --features cuda / tensorrt and ONNX Runtime's GPU library).
+    /// Where the networks run: auto (the fastest that starts: tensorrt, cuda, then openvino
+    /// where the CPU has AVX-512 BF16 or AMX, then cpu), cpu (ONNX Runtime), openvino (OpenVINO
+    /// on the CPU, fetched once from PyPI), cuda, cuda:N, tensorrt or tensorrt:N (GPU providers
+    /// need a build with --features cuda / tensorrt and ONNX Runtime's GPU library).
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: Device,
 
-    /// The transformation network's variant: auto (fp32 on the CPU, fp16 on a GPU), int8 (the
-    /// published model, every activation rounded to 8 bits), fp32 or fp16 (float graphs of the
-    /// same weights, with pre- and post-processing in the graph).
+    /// The transformation network's variant: auto (bf16 on openvino where the CPU has it, fp32
+    /// on the CPU, fp16 on a GPU), int8 (the published model, every activation rounded to 8
+    /// bits), fp32 or fp16 (float graphs of the same weights, with pre- and post-processing in
+    /// the graph), bf16 (the fp32 graph computed in bfloat16; openvino only).
     #[arg(long, default_value = "auto", value_name = "PRECISION", value_parser = parse_precision)]
     // Spelled out so that clap takes the parser's `Option` as the value ("auto" is `None`)
     // instead of making the flag optional.
@@ -109,6 +111,10 @@ impl EngineArgs {
     }
 
     pub fn options(&self) -> anyhow::Result<StylizerOptions> {
+        if self.verbose {
+            // The library's debug lines (what `auto` tried, an engine's compile time) too.
+            log::set_max_level(log::LevelFilter::Debug);
+        }
         let models = match &self.models {
             Some(dir) => ModelSet::from_dir(dir)?,
             None => ModelSet::embedded(),
@@ -196,7 +202,7 @@ struct StderrLogger;
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::Level::Info && metadata.target().starts_with("brushwork")
+        metadata.level() <= log::max_level() && metadata.target().starts_with("brushwork")
     }
 
     fn log(&self, record: &log::Record) {

@@ -64,11 +64,12 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     if verbose {
         let rt = brushwork::runtime::info()?;
         say!(
-            "brushwork: ONNX Runtime {} from {}; transformer on {} in {}, style prediction on cpu; ready in {:.0} ms",
+            "brushwork: ONNX Runtime {} from {}; transformer on {} in {} ({}), style prediction on cpu; ready in {:.0} ms",
             rt.version,
             rt.path.display(),
             stylizer.device(),
             stylizer.precision(),
+            stylizer.engine(),
             start.elapsed().as_secs_f64() * 1e3
         );
     }

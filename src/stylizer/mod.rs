@@ -1,12 +1,15 @@
-//! [`Stylizer`]: the networks in ONNX Runtime sessions, with the buffers they reuse. The
-//! transformation network and its I/O binding live in `transformer`, the 26-preset network in
-//! `multistyle`, session building in `session`; applying a whole [`Look`](crate::look::Look)
-//! is [`Stylizer::paint_into`], in [`crate::look`].
+//! [`Stylizer`]: the networks in ONNX Runtime sessions (and the transformation network on
+//! OpenVINO for `--device openvino`), with the buffers they reuse. The transformation network
+//! and its I/O binding live in `transformer`, its OpenVINO engine in `openvino`, the 26-preset
+//! network in `multistyle`, session building in `session`; applying a whole
+//! [`Look`](crate::look::Look) is [`Stylizer::paint_into`], in [`crate::look`].
 
 mod multistyle;
+mod openvino;
 mod session;
 mod transformer;
 
+use openvino::OpenVinoTransformer;
 use session::{check_io, session};
 use transformer::Transformer;
 
@@ -80,6 +83,10 @@ pub enum StylizeError {
     OutOfMemory(String),
     #[error("inference failed: {0}")]
     Inference(ort::Error),
+    #[error("OpenVINO inference failed: {0}")]
+    OpenVino(String),
+    #[error("bf16 runs on OpenVINO only; use --device openvino (or --precision fp32)")]
+    Bf16NeedsOpenVino,
 }
 
 impl StylizeError {
@@ -91,11 +98,13 @@ impl StylizeError {
             StylizeError::TooSmall { .. }
             | StylizeError::OutOfMemory(_)
             | StylizeError::NoPresets
-            | StylizeError::NoVariant { .. } => true,
+            | StylizeError::NoVariant { .. }
+            | StylizeError::Bf16NeedsOpenVino => true,
             StylizeError::Model(m) => m.is_users(),
-            StylizeError::Runtime(_) | StylizeError::Device(_) | StylizeError::Inference(_) => {
-                false
-            }
+            StylizeError::Runtime(_)
+            | StylizeError::Device(_)
+            | StylizeError::Inference(_)
+            | StylizeError::OpenVino(_) => false,
         }
     }
 }
@@ -138,7 +147,7 @@ impl From<ort::Error> for StylizeError {
 /// ```
 pub struct Stylizer {
     predict: Session,
-    transform: Transformer,
+    transform: Engine,
     /// The 26-style network, loaded on first use of a preset.
     multistyle: Option<Session>,
     threads: Option<usize>,
@@ -164,13 +173,24 @@ impl Stylizer {
             Device::Auto => {
                 let mut last_err = None;
                 let mut found = None;
-                for candidate in providers::auto_candidates() {
-                    match Transformer::new(&options, candidate) {
+                // OpenVINO is chosen for bf16: with another precision asked for, auto keeps to
+                // ONNX Runtime.
+                let openvino_wanted = matches!(options.precision, None | Some(Precision::Bf16));
+                for candidate in providers::auto_candidates()
+                    .into_iter()
+                    .filter(|d| *d != Device::OpenVino || openvino_wanted)
+                {
+                    match Engine::new(&options, candidate) {
                         Ok(t) => {
                             found = Some(t);
                             break;
                         }
-                        Err(e) => last_err = Some(e),
+                        Err(e) => {
+                            log::debug!(
+                                "device auto: {candidate} did not start ({e}); trying the next"
+                            );
+                            last_err = Some(e);
+                        }
                     }
                 }
                 match (found, last_err) {
@@ -179,7 +199,7 @@ impl Stylizer {
                     (None, None) => unreachable!("the CPU is always a candidate"),
                 }
             }
-            device => Transformer::new(&options, device)?,
+            device => Engine::new(&options, device)?,
         };
         let predict = session(
             &options.models.predict,
@@ -208,12 +228,27 @@ impl Stylizer {
 
     /// The device the transformation network runs on (what `Auto` resolved to).
     pub fn device(&self) -> Device {
-        self.transform.device
+        self.transform.device()
+    }
+
+    /// The engine running the transformation network, with its version: `ONNX Runtime 1.31.1`
+    /// or `OpenVINO 2026.4.1`.
+    pub fn engine(&self) -> String {
+        match &self.transform {
+            Engine::Ort(_) => crate::runtime::info().map_or_else(
+                |_| "ONNX Runtime".into(),
+                |i| format!("ONNX Runtime {}", i.version),
+            ),
+            Engine::OpenVino(_) => crate::openvino::loaded().map_or_else(
+                || "OpenVINO".into(),
+                |i| format!("OpenVINO {}", i.version.split('-').next().unwrap_or("")),
+            ),
+        }
     }
 
     /// The transformation network's variant (what `None` resolved to).
     pub fn precision(&self) -> Precision {
-        self.transform.precision
+        self.transform.precision()
     }
 
     /// sha256 of the style-prediction model: style files record it, and are only valid with it.
@@ -230,15 +265,19 @@ impl Stylizer {
     /// One line per network input and output: name, element type and shape.
     pub fn describe_io(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for (role, session) in [
-            ("predict", &self.predict),
-            ("transform", &self.transform.session),
-        ] {
+        let mut sessions = vec![("predict", &self.predict)];
+        if let Engine::Ort(t) = &self.transform {
+            sessions.push(("transform", &t.session));
+        }
+        for (role, session) in sessions {
             for (dir, outlets) in [("in ", session.inputs()), ("out", session.outputs())] {
                 for o in outlets {
                     lines.push(format!("{role} {dir} {}: {}", o.name(), o.dtype()));
                 }
             }
+        }
+        if let Engine::OpenVino(t) = &self.transform {
+            lines.extend(t.describe_io());
         }
         lines
     }
@@ -288,6 +327,61 @@ impl Stylizer {
             *out = RgbImage::new(content.width(), content.height());
         }
         self.transform.run(content, style, out)
+    }
+}
+
+/// The engine that runs the transformation network. One per stylizer: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Engine {
+    Ort(Transformer),
+    OpenVino(OpenVinoTransformer),
+}
+
+impl Engine {
+    fn new(options: &StylizerOptions, device: Device) -> Result<Self, StylizeError> {
+        match device {
+            Device::OpenVino => Ok(Engine::OpenVino(OpenVinoTransformer::new(
+                &options.models,
+                options.precision,
+                options.threads,
+            )?)),
+            _ if options.precision == Some(Precision::Bf16) => Err(StylizeError::Bf16NeedsOpenVino),
+            device => Ok(Engine::Ort(Transformer::new(options, device)?)),
+        }
+    }
+
+    fn device(&self) -> Device {
+        match self {
+            Engine::Ort(t) => t.device,
+            Engine::OpenVino(_) => Device::OpenVino,
+        }
+    }
+
+    fn precision(&self) -> Precision {
+        match self {
+            Engine::Ort(t) => t.precision,
+            Engine::OpenVino(t) => t.precision,
+        }
+    }
+
+    /// The device ONNX Runtime sessions beside it (presets) run on.
+    fn ort_device(&self) -> Device {
+        match self {
+            Engine::Ort(t) => t.device,
+            Engine::OpenVino(_) => Device::Cpu,
+        }
+    }
+
+    fn run(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        match self {
+            Engine::Ort(t) => t.run(content, style, out),
+            Engine::OpenVino(t) => t.run(content, style, out),
+        }
     }
 }
 

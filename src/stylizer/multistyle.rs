@@ -31,7 +31,7 @@ impl Stylizer {
             let s = session(
                 model,
                 self.threads,
-                self.transform.device,
+                self.transform.ort_device(),
                 Precision::Fp32,
                 "multi-style",
             )?;

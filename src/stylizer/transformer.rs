@@ -39,7 +39,7 @@ struct FrameTensors {
 
 /// The element type of the graph's pixels, in and out.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum PixelType {
+pub(super) enum PixelType {
     /// Floats in 0..1 (the published int8 graph): brushwork converts.
     F32,
     /// 8-bit values (the fp32 and fp16 variants convert inside the graph).

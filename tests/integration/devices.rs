@@ -17,7 +17,7 @@ fn unknown_device_is_a_usage_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("unknown device 'gpu'; use auto, cpu, cuda"),
+        stderr(&out).contains("unknown device 'gpu'; use auto, cpu, openvino, cuda"),
         "{}",
         stderr(&out)
     );
@@ -82,4 +82,175 @@ fn cuda_matches_cpu_on_the_golden_images() {
     for precision in ["fp16", "fp32", "int8"] {
         matches_golden("cuda", precision, 2.0);
     }
+}
+
+/// Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), as `brushwork info` says.
+pub fn cpu_has_bf16() -> bool {
+    let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    flags.contains(" avx512_bf16") || flags.contains(" amx_bf16")
+}
+
+/// OpenVINO in bf16 stays within 1/255 of the fp32 goldens, and in fp32 it matches them as
+/// ONNX Runtime does. Its int8 runs integer kernels, which round differently from ONNX
+/// Runtime's float emulation of the published model (which made the int8 goldens): measured
+/// 6.54/255 at most per channel on these images, so it is held to 7.5. bf16 needs a CPU that
+/// has it: skipped visibly elsewhere.
+#[test]
+fn openvino_matches_the_golden_images() {
+    matches_golden("openvino", "fp32", 1.0);
+    matches_golden("openvino", "int8", 7.5);
+    if !cpu_has_bf16() {
+        skip_visibly(
+            "openvino_matches_the_golden_images (bf16)",
+            "this CPU has neither AVX-512 BF16 nor AMX",
+        );
+        return;
+    }
+    matches_golden("openvino", "bf16", 1.0);
+}
+
+/// `auto` takes OpenVINO in bf16 where the CPU has it, ONNX Runtime's CPU provider otherwise,
+/// and keeps to ONNX Runtime when another precision is asked for; `-v` says which.
+#[test]
+fn auto_takes_openvino_bf16_where_the_cpu_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"stylize", &"-v", &"--style", &"towers"];
+        let content = example("content/golden_gate_sq.jpg");
+        let out_path = dir.path().join("out.png");
+        args.extend([&content as &dyn AsRef<std::ffi::OsStr>, &"-o", &out_path]);
+        for e in extra {
+            args.push(e);
+        }
+        let out = brushwork(&args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        stderr(&out)
+    };
+    let err = run(&[]);
+    if cpu_has_bf16() {
+        assert!(
+            err.contains("transformer on openvino in bf16 (OpenVINO 2026.4.1"),
+            "{err}"
+        );
+    } else {
+        assert!(
+            err.contains("transformer on cpu in fp32 (ONNX Runtime"),
+            "{err}"
+        );
+    }
+    let err = run(&["--precision", "int8"]);
+    assert!(
+        err.contains("transformer on cpu in int8 (ONNX Runtime"),
+        "{err}"
+    );
+}
+
+/// An explicit `--device openvino` that cannot start names why, exits 1 and writes nothing;
+/// `auto` in the same state goes on with ONNX Runtime and says why with -v.
+#[test]
+fn openvino_that_cannot_start_is_an_error_not_a_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.png");
+    let run = |device: &str, env: &[(&str, &std::path::Path)]| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["stylize", "-v", "--style", "towers", "--device", device])
+            .arg(example("content/golden_gate_sq.jpg"))
+            .arg("-o")
+            .arg(&out_path);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    // A directory without OpenVINO in it.
+    let empty = dir.path().join("no-openvino");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run("openvino", &[("BRUSHWORK_OPENVINO_DIR", &empty)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("OpenVINO could not start: cannot load OpenVINO from")
+            && err.contains("no libopenvino_c.so in it"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!out_path.exists(), "openvino fell back to the CPU");
+    // Nothing cached and no downloads allowed.
+    let cache = dir.path().join("cache");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["stylize", "--style", "towers", "--device", "openvino"])
+        .arg(example("content/golden_gate_sq.jpg"))
+        .arg("-o")
+        .arg(&out_path)
+        .env("BRUSHWORK_CACHE_DIR", &cache)
+        .env("ORT_DYLIB_PATH", runtime_library())
+        .env("BRUSHWORK_NO_DOWNLOAD", "1");
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("OpenVINO was not found and BRUSHWORK_NO_DOWNLOAD is set"),
+        "{err}"
+    );
+    assert!(!out_path.exists());
+    // auto goes on without it, and -v says why.
+    let out = run("auto", &[("BRUSHWORK_OPENVINO_DIR", &empty)]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("transformer on cpu in fp32"), "{err}");
+    if cpu_has_bf16() {
+        assert!(err.contains("device auto: openvino did not start"), "{err}");
+    }
+    // bf16 is OpenVINO's alone.
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[
+        &"stylize",
+        &example("content/golden_gate_sq.jpg"),
+        &"--style",
+        &"towers",
+        &"-o",
+        &dir.path().join("bf16.png"),
+        &"--device",
+        &"cpu",
+        &"--precision",
+        &"bf16",
+    ]);
+    assert_user_error(&out, "bf16 runs on OpenVINO only", dir.path());
+}
+
+/// `bench` reports the engine and precision of each row and, with `--baseline`, the speed-up
+/// over ONNX Runtime's CPU provider in fp32 measured beside it.
+#[test]
+fn bench_reports_engine_precision_and_speedup() {
+    let out = brushwork(&[
+        &"bench",
+        &"--sizes",
+        &"64x48",
+        &"--runs",
+        &"2",
+        &"--cold-runs",
+        &"0",
+        &"--baseline",
+        &"--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(row["width"], 64, "{text}");
+    let engine = row["engine"].as_str().unwrap();
+    let expected = if cpu_has_bf16() {
+        ("openvino", "OpenVINO 2026.4.1", "bf16")
+    } else {
+        ("cpu", "ONNX Runtime 1.31.1", "fp32")
+    };
+    assert_eq!(row["device"], expected.0, "{text}");
+    assert_eq!(engine, expected.1, "{text}");
+    assert_eq!(row["precision"], expected.2, "{text}");
+    let (base, speedup, frame) = (
+        row["baseline_frame_ms_median"].as_f64().unwrap(),
+        row["speedup"].as_f64().unwrap(),
+        row["frame_ms_median"].as_f64().unwrap(),
+    );
+    assert!((speedup - base / frame).abs() < 1e-6, "{text}");
 }

@@ -107,10 +107,26 @@ fn info_names_the_runtime_and_models() {
     let out = brushwork(&[&"info"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("CPU features: "), "{text}");
+    if crate::devices::cpu_has_bf16() {
+        assert!(
+            text.contains(
+                "device in use: openvino (transformation network, bf16, on OpenVINO 2026.4.1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("AVX-512 BF16") || text.contains("AMX-BF16"),
+            "{text}"
+        );
+    }
+    let out = brushwork(&[&"info", &"--device", &"cpu"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.contains("ONNX Runtime 1."), "{text}");
     // the transformer in use on the CPU is the fp32 variant, with 8-bit pixels
     assert!(
-        text.contains("device in use: cpu (transformation network, fp32)"),
+        text.contains("device in use: cpu (transformation network, fp32, on ONNX Runtime 1."),
         "{text}"
     );
     assert!(

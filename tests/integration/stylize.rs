@@ -428,6 +428,8 @@ fn models_dir_with_the_exported_models_works() {
         &p,
         &"--models",
         &root().join("models"),
+        &"--device",
+        &"cpu",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(load(&p), load(&data(&case.expected_float)));

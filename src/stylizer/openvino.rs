@@ -1,0 +1,316 @@
+//! The transformation network on OpenVINO (`--device openvino`): bf16 where the CPU computes it.
+//!
+//! OpenVINO compiles a network for one input shape. The ONNX model is read once; each frame
+//! size gets its own compiled model, infer request and input tensors, kept for the last
+//! [`KEEP_SIZES`] sizes used (a live run at `--target-fps` moves between three), so a frame of a
+//! size seen before costs one copy in and one copy out, and no allocation.
+
+use std::time::Instant;
+
+use ::openvino::{
+    CompiledModel, Core, DeviceType, ElementType, InferRequest, InferenceError, Model, Node,
+    PartialShape, RwPropertyKey, Shape, Tensor,
+};
+use image::RgbImage;
+
+use crate::models::{ModelBytes, ModelError, Precision};
+use crate::openvino::{self as ov_runtime, CpuFeatures};
+use crate::providers::DeviceError;
+use crate::style::{StyleEmbedding, EMBEDDING_DIM};
+use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image, padded};
+
+use super::transformer::PixelType;
+use super::{StylizeError, CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE};
+
+/// How many frame sizes keep their compiled model.
+pub(super) const KEEP_SIZES: usize = 4;
+
+pub(super) struct OpenVinoTransformer {
+    core: Core,
+    model: Model,
+    pub(super) precision: Precision,
+    origin: String,
+    pixel_type: PixelType,
+    /// Compiled models by frame size, most recently used last.
+    compiled: Vec<Compiled>,
+}
+
+/// One frame size's compiled network, its request and its input tensors.
+struct Compiled {
+    height: usize,
+    width: usize,
+    _model: CompiledModel,
+    request: InferRequest,
+    pixels: Tensor,
+    embedding: Tensor,
+    bound_style: Option<StyleEmbedding>,
+}
+
+fn failed(reason: impl std::fmt::Display) -> StylizeError {
+    StylizeError::Device(DeviceError::Failed {
+        name: "OpenVINO",
+        reason: reason.to_string(),
+    })
+}
+
+/// An OpenVINO error while running: an allocation failure is the user's to avoid.
+fn inference_failed(e: InferenceError) -> StylizeError {
+    let text = e.to_string();
+    if text.contains("bad_alloc") || text.contains("allocate") {
+        StylizeError::OutOfMemory(format!("OpenVINO could not allocate memory ({text})"))
+    } else {
+        StylizeError::OpenVino(text)
+    }
+}
+
+impl OpenVinoTransformer {
+    /// Loads OpenVINO (fetching it once if needed), reads the variant for `precision` and sets
+    /// the CPU plugin's options. `None` is bf16 where the CPU has it, else fp32.
+    pub(super) fn new(
+        models: &crate::ModelSet,
+        precision: Option<Precision>,
+        threads: Option<usize>,
+    ) -> Result<Self, StylizeError> {
+        let cpu = CpuFeatures::detect();
+        let precision = precision.unwrap_or(if cpu.has_bf16() {
+            Precision::Bf16
+        } else {
+            Precision::Fp32
+        });
+        if precision == Precision::Bf16 && !cpu.has_bf16() {
+            return Err(failed(format!(
+                "bf16 needs a CPU with AVX-512 BF16 or AMX, and this one has {cpu}; use --precision fp32"
+            )));
+        }
+        let model_bytes = models
+            .transform_for(precision)
+            .ok_or(StylizeError::NoVariant { precision })?;
+        let info = ov_runtime::load().map_err(failed)?;
+        log::debug!("OpenVINO {} from {}", info.version, info.dir.display());
+        let mut core = Core::new().map_err(failed)?;
+        let hint = match precision {
+            Precision::Bf16 => "bf16",
+            _ => "f32",
+        };
+        // ONNX Runtime's default is one thread per physical core; OpenVINO's would leave a
+        // hyper-threaded 2-vCPU machine with one. Measured on the 2-core CI machine at 384x384,
+        // bf16: 1 thread 21.5 ms, 2 threads 11.8 ms.
+        let threads =
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        for (key, value) in [
+            (RwPropertyKey::HintInferencePrecision, hint.to_string()),
+            (RwPropertyKey::InferenceNumThreads, threads.to_string()),
+            (RwPropertyKey::HintPerformanceMode, "LATENCY".to_string()),
+        ] {
+            core.set_property(&DeviceType::CPU, &key, &value)
+                .map_err(failed)?;
+        }
+        let model = read(&mut core, model_bytes)?;
+        let pixel_type = pixel_type(&model, model_bytes)?;
+        Ok(OpenVinoTransformer {
+            core,
+            model,
+            precision,
+            origin: model_bytes.origin.clone(),
+            pixel_type,
+            compiled: Vec::new(),
+        })
+    }
+
+    /// The network's inputs and outputs, for `brushwork info`.
+    pub(super) fn describe_io(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let node_line = |dir: &str, node: Result<Node, InferenceError>| {
+            node.ok().map(|n| {
+                format!(
+                    "transform {dir} {}: {:?}",
+                    n.get_name().unwrap_or_default(),
+                    n.get_element_type().unwrap_or(ElementType::Dynamic)
+                )
+            })
+        };
+        for i in 0..self.model.get_inputs_len().unwrap_or(0) {
+            lines.extend(node_line("in ", self.model.get_input_by_index(i)));
+        }
+        for i in 0..self.model.get_outputs_len().unwrap_or(0) {
+            lines.extend(node_line("out", self.model.get_output_by_index(i)));
+        }
+        lines
+    }
+
+    pub(super) fn run(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+    ) -> Result<(), StylizeError> {
+        let (h, w) = (
+            padded(content.height()) as usize,
+            padded(content.width()) as usize,
+        );
+        let at = match self
+            .compiled
+            .iter()
+            .position(|c| (c.height, c.width) == (h, w))
+        {
+            Some(at) => at,
+            None => {
+                if self.compiled.len() == KEEP_SIZES {
+                    self.compiled.remove(0);
+                }
+                let c = self.compile(h, w)?;
+                self.compiled.push(c);
+                self.compiled.len() - 1
+            }
+        };
+        // Most recently used last.
+        let last = self.compiled.len() - 1;
+        self.compiled.swap(at, last);
+        let c = &mut self.compiled[last];
+        match self.pixel_type {
+            PixelType::U8 => {
+                let pixels = c.pixels.get_data_mut::<u8>().map_err(inference_failed)?;
+                fill_nhwc_padded(content, pixels, |v| v);
+            }
+            PixelType::F32 => {
+                let pixels = c.pixels.get_data_mut::<f32>().map_err(inference_failed)?;
+                fill_nhwc_padded(content, pixels, |v| f32::from(v) / 255.0);
+            }
+        }
+        if c.bound_style.as_ref() != Some(style) {
+            let values = c
+                .embedding
+                .get_data_mut::<f32>()
+                .map_err(inference_failed)?;
+            values.copy_from_slice(style.as_slice());
+            c.bound_style = Some(*style);
+        }
+        c.request.infer().map_err(inference_failed)?;
+        let result = c
+            .request
+            .get_tensor(STYLIZED_IMAGE)
+            .map_err(inference_failed)?;
+        let shape = result.get_shape().map_err(inference_failed)?;
+        let dims = shape.get_dimensions();
+        if dims.len() != 4 || dims[1] as usize != h || dims[2] as usize != w || dims[3] != 3 {
+            return Err(StylizeError::Model(ModelError::Invalid {
+                path: self.origin.clone(),
+                role: "transformation",
+                reason: format!("output shape {dims:?} for input [1, {h}, {w}, 3]"),
+            }));
+        }
+        match self.pixel_type {
+            PixelType::U8 => {
+                nhwc_u8_to_image(result.get_data::<u8>().map_err(inference_failed)?, w, out)
+            }
+            PixelType::F32 => {
+                nhwc_to_image(result.get_data::<f32>().map_err(inference_failed)?, w, out)
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles the network for one padded frame size, and makes its request and tensors.
+    fn compile(&mut self, h: usize, w: usize) -> Result<Compiled, StylizeError> {
+        let started = Instant::now();
+        let dims = [1, h as i64, w as i64, 3];
+        let shape = PartialShape::new_static(4, &dims).map_err(failed)?;
+        self.model
+            .reshape_input_by_name(CONTENT_IMAGE, &shape)
+            .map_err(failed)?;
+        let mut model = self
+            .core
+            .compile_model(&self.model, DeviceType::CPU)
+            .map_err(inference_failed)?;
+        let mut request = model.create_infer_request().map_err(inference_failed)?;
+        let element = match self.pixel_type {
+            PixelType::U8 => ElementType::U8,
+            PixelType::F32 => ElementType::F32,
+        };
+        let pixels =
+            Tensor::new(element, &Shape::new(&dims).map_err(failed)?).map_err(inference_failed)?;
+        let embedding = Tensor::new(
+            ElementType::F32,
+            &Shape::new(&[1, 1, 1, EMBEDDING_DIM as i64]).map_err(failed)?,
+        )
+        .map_err(inference_failed)?;
+        request
+            .set_tensor(CONTENT_IMAGE, &pixels)
+            .map_err(inference_failed)?;
+        request
+            .set_tensor(STYLE_EMBEDDING, &embedding)
+            .map_err(inference_failed)?;
+        log::debug!(
+            "OpenVINO compiled the transformation network ({}) for {w}x{h} in {} ms",
+            self.precision,
+            started.elapsed().as_millis()
+        );
+        Ok(Compiled {
+            height: h,
+            width: w,
+            _model: model,
+            request,
+            pixels,
+            embedding,
+            bound_style: None,
+        })
+    }
+}
+
+/// Reads the ONNX model, checking it has the inputs and output brushwork feeds.
+fn read(core: &mut Core, model: &ModelBytes) -> Result<Model, StylizeError> {
+    let invalid = |reason: String| {
+        StylizeError::Model(ModelError::Invalid {
+            path: model.origin.clone(),
+            role: "transformation",
+            reason,
+        })
+    };
+    let read = core
+        .read_model_from_buffer(&model.bytes, None)
+        .map_err(|e| invalid(format!("OpenVINO cannot read it: {e}")))?;
+    for name in [CONTENT_IMAGE, STYLE_EMBEDDING] {
+        node(&read, Port::Input, name)
+            .ok_or_else(|| invalid(format!("it has no input named '{name}'")))?;
+    }
+    node(&read, Port::Output, STYLIZED_IMAGE)
+        .ok_or_else(|| invalid(format!("it has no output named '{STYLIZED_IMAGE}'")))?;
+    Ok(read)
+}
+
+#[derive(Clone, Copy)]
+enum Port {
+    Input,
+    Output,
+}
+
+type NodeAt = fn(&Model, usize) -> Result<Node, InferenceError>;
+
+/// The model's input or output named `name`.
+fn node(model: &Model, port: Port, name: &str) -> Option<Node> {
+    let (count, get): (_, NodeAt) = match port {
+        Port::Input => (model.get_inputs_len(), Model::get_input_by_index),
+        Port::Output => (model.get_outputs_len(), Model::get_output_by_index),
+    };
+    (0..count.ok()?)
+        .filter_map(|i| get(model, i).ok())
+        .find(|n| n.get_name().is_ok_and(|n| n == name))
+}
+
+fn pixel_type(model: &Model, bytes: &ModelBytes) -> Result<PixelType, StylizeError> {
+    let element = |port, name| node(model, port, name).and_then(|n| n.get_element_type().ok());
+    match (
+        element(Port::Input, CONTENT_IMAGE),
+        element(Port::Output, STYLIZED_IMAGE),
+    ) {
+        (Some(ElementType::F32), Some(ElementType::F32)) => Ok(PixelType::F32),
+        (Some(ElementType::U8), Some(ElementType::U8)) => Ok(PixelType::U8),
+        (i, o) => Err(StylizeError::Model(ModelError::Invalid {
+            path: bytes.origin.clone(),
+            role: "transformation",
+            reason: format!(
+                "its pixels are {i:?} in and {o:?} out; brushwork needs float32 or uint8, the same both ways"
+            ),
+        })),
+    }
+}

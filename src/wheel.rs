@@ -1,0 +1,223 @@
+//! Native libraries fetched from pinned PyPI wheels: ONNX Runtime (see [`crate::runtime`]) and
+//! OpenVINO (see [`crate::openvino`]).
+//!
+//! A wheel is pinned by file name and sha256, and each library taken from it by size and
+//! sha256. The wheel is downloaded with `python3 -m pip download` (PyPI is reachable from
+//! networks that block other CDNs), its hash checked, the libraries unpacked into a directory
+//! of brushwork's cache and checked again. A library's hash is computed once: a stamp file
+//! beside it records the size and modification time it was verified at.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// A pinned wheel (CPython 3.11 tag: the tag only names the wheel; the C libraries inside are
+/// the same for every Python) and the libraries brushwork takes from it.
+pub(crate) struct Wheel {
+    pub arch: &'static str,
+    /// `package==version`, as pip is asked for it.
+    pub requirement: &'static str,
+    pub file: &'static str,
+    pub sha256: &'static str,
+    /// The directory inside the wheel that holds the libraries.
+    pub lib_dir: &'static str,
+    pub libs: &'static [PinnedLib],
+}
+
+/// A library inside a wheel: its file name, and the size and sha256 it must have.
+pub(crate) struct PinnedLib {
+    pub name: &'static str,
+    pub size: u64,
+    pub sha256: &'static str,
+}
+
+/// Why a wheel could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum WheelError {
+    #[error("{0}; install python3 with pip")]
+    Pip(String),
+    #[error(
+        "the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it"
+    )]
+    HashMismatch {
+        file: String,
+        found: String,
+        expected: String,
+    },
+    #[error("the libraries unpacked from {file} are not the pinned ones: {reason}")]
+    Unpacked { file: String, reason: String },
+    #[error("cannot write brushwork's cache at {path}: {source}")]
+    Cache { path: PathBuf, source: io::Error },
+}
+
+/// The pinned wheel for this machine's architecture (Linux only).
+pub(crate) fn for_this_platform(wheels: &'static [Wheel]) -> Option<&'static Wheel> {
+    let arch = std::env::consts::ARCH;
+    wheels
+        .iter()
+        .find(|w| w.arch == arch && cfg!(target_os = "linux"))
+}
+
+/// Whether `BRUSHWORK_NO_DOWNLOAD` forbids fetching.
+pub(crate) fn downloads_forbidden() -> bool {
+    std::env::var_os("BRUSHWORK_NO_DOWNLOAD").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Checks one cached library against its pinned size and sha256 (the hash once, then by stamp).
+pub(crate) fn verify(dir: &Path, lib: &PinnedLib) -> Result<(), String> {
+    let path = dir.join(lib.name);
+    let meta = fs::metadata(&path).map_err(|e| format!("{}: {e}", lib.name))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", lib.name));
+    }
+    if meta.len() != lib.size {
+        return Err(format!(
+            "{} is {} bytes, not the pinned {}",
+            lib.name,
+            meta.len(),
+            lib.size
+        ));
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let stamp_text = format!("{} {} {}\n", meta.len(), mtime, lib.sha256);
+    let stamp = dir.join(format!("{}.verified", lib.name));
+    if fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text) {
+        return Ok(());
+    }
+    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", lib.name))?;
+    let found = hex(&Sha256::digest(&bytes));
+    if found != lib.sha256 {
+        return Err(format!(
+            "{} has sha256 {found}, not the pinned {}",
+            lib.name, lib.sha256
+        ));
+    }
+    let _ = crate::atomic::write(&stamp, stamp_text.as_bytes());
+    Ok(())
+}
+
+/// Checks every library of `wheel` in `dir`.
+pub(crate) fn verify_all(dir: &Path, wheel: &Wheel) -> Result<(), String> {
+    wheel.libs.iter().try_for_each(|lib| verify(dir, lib))
+}
+
+/// Downloads `wheel` with pip, checks its hash and unpacks its libraries into `dir`.
+/// Concurrent processes serialise on a lock file; each library appears by an atomic rename,
+/// and `done` (the last one to appear) tells a process that waited that the work is done.
+pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
+    let cache_err = |source| WheelError::Cache {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(cache_err)?;
+    let lock = fs::File::create(dir.join(".lock")).map_err(cache_err)?;
+    lock.lock().map_err(cache_err)?;
+    if verify_all(dir, wheel).is_ok() {
+        return Ok(()); // another process fetched it while we waited
+    }
+    log::info!(
+        "fetching {} from PyPI into {} (once)",
+        wheel.requirement,
+        dir.display()
+    );
+    let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
+    let platform = format!("manylinux_2_28_{}", wheel.arch);
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
+        .args([
+            "--python-version",
+            "3.11",
+            "--abi",
+            "cp311",
+            "--platform",
+            &platform,
+        ])
+        .arg("-d")
+        .arg(tmp.path())
+        .arg(wheel.requirement)
+        .output()
+        .map_err(|e| WheelError::Pip(format!("cannot run python3: {e}")))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let last = msg.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(WheelError::Pip(format!(
+            "pip download {} exited with {}: {}",
+            wheel.requirement,
+            out.status,
+            last.trim()
+        )));
+    }
+    let wheel_path = tmp.path().join(wheel.file);
+    let bytes = fs::read(&wheel_path)
+        .map_err(|e| WheelError::Pip(format!("pip did not produce {}: {e}", wheel.file)))?;
+    let found = hex(&Sha256::digest(&bytes));
+    drop(bytes);
+    if found != wheel.sha256 {
+        return Err(WheelError::HashMismatch {
+            file: wheel.file.to_string(),
+            found,
+            expected: wheel.sha256.to_string(),
+        });
+    }
+    // python3 is there (pip just ran); its zipfile unpacks without another dependency here.
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor name in sys.argv[3:]:\n    open(sys.argv[2] + '/' + name.rsplit('/', 1)[-1], 'wb').write(z.read(name))";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&wheel_path)
+        .arg(tmp.path())
+        .args(
+            wheel
+                .libs
+                .iter()
+                .map(|l| format!("{}/{}", wheel.lib_dir, l.name)),
+        )
+        .status()
+        .map_err(|e| WheelError::Pip(format!("cannot run python3: {e}")))?;
+    let unpacked_err = |reason: String| WheelError::Unpacked {
+        file: wheel.file.to_string(),
+        reason,
+    };
+    if !status.success() {
+        return Err(unpacked_err("python3 could not unpack them".into()));
+    }
+    verify_all(tmp.path(), wheel).map_err(unpacked_err)?;
+    for lib in wheel.libs {
+        fs::rename(tmp.path().join(lib.name), dir.join(lib.name)).map_err(cache_err)?;
+    }
+    verify_all(dir, wheel).map_err(unpacked_err)?;
+    log::info!("{} ready in {}", wheel.requirement, dir.display());
+    Ok(())
+}
+
+/// brushwork's cache directory: `$BRUSHWORK_CACHE_DIR`, else `$XDG_CACHE_HOME/brushwork`, else
+/// `~/.cache/brushwork`.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("BRUSHWORK_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("brushwork")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache").join("brushwork")))
+        .unwrap_or_else(|| std::env::temp_dir().join("brushwork-cache"))
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
