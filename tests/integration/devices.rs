@@ -254,3 +254,76 @@ fn bench_reports_engine_precision_and_speedup() {
     );
     assert!((speedup - base / frame).abs() < 1e-6, "{text}");
 }
+
+/// OpenVINO is fetched once into an empty cache (from PyPI, or pip's own cache), each library
+/// checked; a cached library that is truncated, or altered at its own size, is refused with
+/// downloads off and fetched again with them on.
+#[test]
+fn openvino_is_fetched_checked_and_fetched_again_when_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out_path = dir.path().join("out.png");
+    let run = |no_download: bool| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["stylize", "--style", "towers", "--device", "openvino"])
+            .args(["--precision", "fp32"])
+            .arg(example("content/golden_gate_sq.jpg"))
+            .arg("-o")
+            .arg(&out_path)
+            .env("BRUSHWORK_CACHE_DIR", &cache)
+            .env("ORT_DYLIB_PATH", runtime_library())
+            .env_remove("BRUSHWORK_OPENVINO_DIR")
+            .env_remove("BRUSHWORK_NO_DOWNLOAD");
+        if no_download {
+            cmd.env("BRUSHWORK_NO_DOWNLOAD", "1");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("fetching openvino==2026.4.1 from PyPI"),
+        "{err}"
+    );
+    let libs = cache.join("openvino-2026.4.1");
+    let plugin = libs.join("libopenvino_intel_cpu_plugin.so");
+    let size = std::fs::metadata(&plugin).unwrap().len();
+    std::fs::remove_file(&out_path).unwrap();
+
+    // Truncated.
+    let bytes = std::fs::read(&plugin).unwrap();
+    std::fs::write(&plugin, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(true);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the cached OpenVINO in")
+            && err.contains("is damaged (libopenvino_intel_cpu_plugin.so is"),
+        "{err}"
+    );
+    assert!(!out_path.exists());
+    let out = run(false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fetching it again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::metadata(&plugin).unwrap().len(), size);
+    std::fs::remove_file(&out_path).unwrap();
+
+    // Altered at the same size: caught by its sha256.
+    let mut bytes = std::fs::read(&plugin).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&plugin, &bytes).unwrap();
+    let out = run(true);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("libopenvino_intel_cpu_plugin.so has sha256"),
+        "{err}"
+    );
+    assert!(!out_path.exists());
+}
