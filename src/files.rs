@@ -86,6 +86,22 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The last (by name) file in `dir` whose name starts with `prefix`: the newest release of a
+/// versioned library name such as `libonnxruntime.so.1.31.1`.
+pub fn last_with_prefix(dir: &Path, prefix: &str) -> Option<std::path::PathBuf> {
+    let mut hits: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    hits.sort();
+    hits.pop()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,17 +149,7 @@ fn find_c_api(dir: &Path) -> Option<PathBuf> {
     if exact.is_file() {
         return Some(exact);
     }
-    let mut hits: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libopenvino_c.so"))
-        })
-        .collect();
-    hits.sort();
-    hits.pop()
+    crate::files::last_with_prefix(dir, "libopenvino_c.so")
 }
 
 /// The directory to load OpenVINO from, by the rules in the module docs.

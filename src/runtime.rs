@@ -274,18 +274,8 @@ pub fn check_elf(path: &Path) -> Result<(), RuntimeError> {
 }
 
 fn beside_executable() -> Option<PathBuf> {
-    let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
-    let mut hits: Vec<PathBuf> = fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-        })
-        .collect();
-    hits.sort();
-    hits.pop()
+    let exe = std::env::current_exe().ok()?;
+    crate::files::last_with_prefix(exe.parent()?, "libonnxruntime.so")
 }
 
 /// Fetches the pinned wheel into the cache and unpacks the library.

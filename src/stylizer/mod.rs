@@ -385,6 +385,26 @@ impl Engine {
     }
 }
 
+/// The padded tensor size (height, width) of a picture: both sides a multiple of the stride.
+fn padded_dims(content: &RgbImage) -> (usize, usize) {
+    (
+        crate::tensor::padded(content.height()) as usize,
+        crate::tensor::padded(content.width()) as usize,
+    )
+}
+
+/// Checks the transformer's output shape against its input's, whichever engine ran it.
+fn check_output_shape(origin: &str, dims: &[i64], h: usize, w: usize) -> Result<(), StylizeError> {
+    if dims.len() != 4 || dims[1] as usize != h || dims[2] as usize != w || dims[3] != 3 {
+        return Err(StylizeError::Model(ModelError::Invalid {
+            path: origin.to_string(),
+            role: "transformation",
+            reason: format!("output shape {dims:?} for input [1, {h}, {w}, 3]"),
+        }));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_size(img: &RgbImage) -> Result<(), StylizeError> {
     let (width, height) = img.dimensions();
     if width < MIN_CONTENT_SIDE || height < MIN_CONTENT_SIDE {

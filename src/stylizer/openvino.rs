@@ -17,10 +17,12 @@ use crate::models::{ModelBytes, ModelError, Precision};
 use crate::openvino::{self as ov_runtime, CpuFeatures};
 use crate::providers::DeviceError;
 use crate::style::{StyleEmbedding, EMBEDDING_DIM};
-use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image, padded};
+use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image};
 
 use super::transformer::PixelType;
-use super::{StylizeError, CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE};
+use super::{
+    check_output_shape, padded_dims, StylizeError, CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE,
+};
 
 /// How many frame sizes keep their compiled model.
 pub(super) const KEEP_SIZES: usize = 4;
@@ -144,10 +146,7 @@ impl OpenVinoTransformer {
         style: &StyleEmbedding,
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
-        let (h, w) = (
-            padded(content.height()) as usize,
-            padded(content.width()) as usize,
-        );
+        let (h, w) = padded_dims(content);
         let at = match self
             .compiled
             .iter()
@@ -192,13 +191,7 @@ impl OpenVinoTransformer {
             .map_err(inference_failed)?;
         let shape = result.get_shape().map_err(inference_failed)?;
         let dims = shape.get_dimensions();
-        if dims.len() != 4 || dims[1] as usize != h || dims[2] as usize != w || dims[3] != 3 {
-            return Err(StylizeError::Model(ModelError::Invalid {
-                path: self.origin.clone(),
-                role: "transformation",
-                reason: format!("output shape {dims:?} for input [1, {h}, {w}, 3]"),
-            }));
-        }
+        check_output_shape(&self.origin, dims, h, w)?;
         match self.pixel_type {
             PixelType::U8 => {
                 nhwc_u8_to_image(result.get_data::<u8>().map_err(inference_failed)?, w, out)

@@ -8,11 +8,11 @@ use ort::value::{Tensor, TensorElementType};
 use crate::models::{ModelError, Precision};
 use crate::providers::Device;
 use crate::style::{StyleEmbedding, EMBEDDING_DIM};
-use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image, padded};
+use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image};
 
 use super::{
-    check_io, session, StylizeError, StylizerOptions, CONTENT_IMAGE, STYLE_EMBEDDING,
-    STYLIZED_IMAGE,
+    check_io, check_output_shape, padded_dims, session, StylizeError, StylizerOptions,
+    CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE,
 };
 
 /// The transformation network's session and its I/O binding. The style embedding is bound
@@ -129,10 +129,7 @@ impl Transformer {
         style: &StyleEmbedding,
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
-        let (h, w) = (
-            padded(content.height()) as usize,
-            padded(content.width()) as usize,
-        );
+        let (h, w) = padded_dims(content);
         if !matches!(&self.frame, Some(f) if (f.height, f.width) == (h, w)) {
             match Pixels::new(self.pixel_type, h, w)? {
                 Pixels::F32(t) => self.binding.bind_output(STYLIZED_IMAGE, t)?,
@@ -166,13 +163,7 @@ impl Transformer {
         let outputs = self.session.run_binding(&self.binding)?;
         let result = &outputs[STYLIZED_IMAGE];
         let shape = result.shape();
-        if shape.len() != 4 || shape[1] as usize != h || shape[2] as usize != w || shape[3] != 3 {
-            return Err(StylizeError::Model(ModelError::Invalid {
-                path: self.origin.clone(),
-                role: "transformation",
-                reason: format!("output shape {shape:?} for input [1, {h}, {w}, 3]"),
-            }));
-        }
+        check_output_shape(&self.origin, shape, h, w)?;
         match self.pixel_type {
             PixelType::U8 => nhwc_u8_to_image(result.try_extract_tensor::<u8>()?.1, w, out),
             PixelType::F32 => nhwc_to_image(result.try_extract_tensor::<f32>()?.1, w, out),

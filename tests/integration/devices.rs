@@ -177,16 +177,7 @@ fn openvino_that_cannot_start_is_an_error_not_a_fallback() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!out_path.exists(), "openvino fell back to the CPU");
     // Nothing cached and no downloads allowed.
-    let cache = dir.path().join("cache");
-    let mut cmd = std::process::Command::new(bin());
-    cmd.args(["stylize", "--style", "towers", "--device", "openvino"])
-        .arg(example("content/golden_gate_sq.jpg"))
-        .arg("-o")
-        .arg(&out_path)
-        .env("BRUSHWORK_CACHE_DIR", &cache)
-        .env("ORT_DYLIB_PATH", runtime_library())
-        .env("BRUSHWORK_NO_DOWNLOAD", "1");
-    let out = cmd.output().unwrap();
+    let out = stylize_on_openvino(&out_path, &dir.path().join("cache"), true);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -263,22 +254,7 @@ fn openvino_is_fetched_checked_and_fetched_again_when_damaged() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let out_path = dir.path().join("out.png");
-    let run = |no_download: bool| {
-        let mut cmd = std::process::Command::new(bin());
-        cmd.args(["stylize", "--style", "towers", "--device", "openvino"])
-            .args(["--precision", "fp32"])
-            .arg(example("content/golden_gate_sq.jpg"))
-            .arg("-o")
-            .arg(&out_path)
-            .env("BRUSHWORK_CACHE_DIR", &cache)
-            .env("ORT_DYLIB_PATH", runtime_library())
-            .env_remove("BRUSHWORK_OPENVINO_DIR")
-            .env_remove("BRUSHWORK_NO_DOWNLOAD");
-        if no_download {
-            cmd.env("BRUSHWORK_NO_DOWNLOAD", "1");
-        }
-        cmd.output().unwrap()
-    };
+    let run = |no_download: bool| stylize_on_openvino(&out_path, &cache, no_download);
     let out = run(false);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
@@ -326,4 +302,27 @@ fn openvino_is_fetched_checked_and_fetched_again_when_damaged() {
         "{err}"
     );
     assert!(!out_path.exists());
+}
+
+/// `brushwork stylize --device openvino --precision fp32` of an example photo to `out`, with
+/// `cache` as brushwork's cache (ONNX Runtime given directly) and downloads on or off.
+fn stylize_on_openvino(
+    out: &std::path::Path,
+    cache: &std::path::Path,
+    no_download: bool,
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["stylize", "--style", "towers", "--device", "openvino"])
+        .args(["--precision", "fp32"])
+        .arg(example("content/golden_gate_sq.jpg"))
+        .arg("-o")
+        .arg(out)
+        .env("BRUSHWORK_CACHE_DIR", cache)
+        .env("ORT_DYLIB_PATH", runtime_library())
+        .env_remove("BRUSHWORK_OPENVINO_DIR")
+        .env_remove("BRUSHWORK_NO_DOWNLOAD");
+    if no_download {
+        cmd.env("BRUSHWORK_NO_DOWNLOAD", "1");
+    }
+    cmd.output().unwrap()
 }
