@@ -178,11 +178,10 @@ fn openvino_that_cannot_start_is_an_error_not_a_fallback() {
     assert!(!out_path.exists(), "openvino fell back to the CPU");
     // Nothing cached and no downloads allowed.
     let out = stylize_on_openvino(&out_path, &dir.path().join("cache"), true);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("OpenVINO was not found and BRUSHWORK_NO_DOWNLOAD is set"),
-        "{err}"
+    assert_fails_cleanly(
+        &out,
+        1,
+        "OpenVINO was not found and BRUSHWORK_NO_DOWNLOAD is set",
     );
     assert!(!out_path.exists());
     // auto goes on without it, and -v says why.
@@ -294,13 +293,7 @@ fn openvino_is_fetched_checked_and_fetched_again_when_damaged() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&plugin, &bytes).unwrap();
-    let out = run(true);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("libopenvino_intel_cpu_plugin.so has sha256"),
-        "{err}"
-    );
+    assert_fails_cleanly(&run(true), 1, "libopenvino_intel_cpu_plugin.so has sha256");
     assert!(!out_path.exists());
 }
 

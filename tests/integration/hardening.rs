@@ -3,7 +3,7 @@
 //! or a hang, and never a half-written or overwritten file.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use image::RgbImage;
 
@@ -11,17 +11,6 @@ use crate::util::*;
 
 /// Asserts that a run ended by itself with `code` (no signal, no panic or abort) and printed one
 /// `brushwork: error:` line that mentions `needle`.
-fn assert_fails_cleanly(out: &Output, code: i32, needle: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "exit status; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("brushwork: error: "), "{err}");
-    assert!(
-        err.contains(needle),
-        "stderr should mention {needle:?}: {err}"
-    );
-}
-
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

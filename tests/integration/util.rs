@@ -275,3 +275,15 @@ pub fn make_testsrc(path: &Path, spec: &str, extra: &[&str]) {
         .unwrap();
     assert!(made.success(), "ffmpeg could not make {}", path.display());
 }
+
+/// The run failed with `code` and one `brushwork: error:` line mentioning `needle`.
+pub fn assert_fails_cleanly(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "exit status; stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("brushwork: error: "), "{err}");
+    assert!(
+        err.contains(needle),
+        "stderr should mention {needle:?}: {err}"
+    );
+}
