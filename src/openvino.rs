@@ -184,7 +184,6 @@ fn locate() -> Result<PathBuf, OpenVinoError> {
     if no_download {
         return Err(OpenVinoError::NotFound);
     }
-    log::info!("OpenVINO not found; fetching it (once)");
     wheel::fetch_into(&dir, pinned)?;
     Ok(dir)
 }

@@ -280,7 +280,6 @@ fn beside_executable() -> Option<PathBuf> {
 
 /// Fetches the pinned wheel into the cache and unpacks the library.
 fn fetch_into(dest: &Path) -> Result<(), RuntimeError> {
-    log::info!("ONNX Runtime not found; fetching it (once)");
     let dir = dest.parent().expect("cache path has a parent");
     wheel::fetch_into(dir, this_platform_wheel()?)?;
     Ok(())
