@@ -54,4 +54,7 @@ mod parser_properties;
 pub use models::{ModelSet, Precision};
 
 pub use style::StyleEmbedding;
-pub use stylizer::{Device, StylizeError, Stylizer, StylizerOptions, MIN_CONTENT_SIDE};
+pub use stylizer::{
+    Device, StylizeError, Stylizer, StylizerOptions, Tiling, DEFAULT_MEMORY_BUDGET,
+    DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE,
+};

@@ -18,6 +18,10 @@ pub const TRANSFORM_FILE: &str = "style_transform.onnx";
 pub const TRANSFORM_FP32_FILE: &str = "style_transform_fp32.onnx";
 /// File name of the transformation network in half precision, 8-bit input and output.
 pub const TRANSFORM_FP16_FILE: &str = "style_transform_fp16.onnx";
+/// The fp32 variant cut into segments for pictures run in tiles (`python-export/tiling.py`).
+pub const TILED_FP32_FILE: &str = "tiled_fp32.bundle";
+/// The fp16 variant cut into segments for pictures run in tiles.
+pub const TILED_FP16_FILE: &str = "tiled_fp16.bundle";
 
 /// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
 pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
@@ -27,6 +31,8 @@ static EMBEDDED_PREDICT: &[u8] = include_bytes!("../models/style_predict.onnx");
 static EMBEDDED_TRANSFORM: &[u8] = include_bytes!("../models/style_transform.onnx");
 static EMBEDDED_TRANSFORM_FP32: &[u8] = include_bytes!("../models/style_transform_fp32.onnx");
 static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transform_fp16.onnx");
+static EMBEDDED_TILED_FP32: &[u8] = include_bytes!("../models/tiled_fp32.bundle");
+static EMBEDDED_TILED_FP16: &[u8] = include_bytes!("../models/tiled_fp16.bundle");
 
 /// Which variant of the transformation network runs.
 ///
@@ -140,6 +146,10 @@ pub struct ModelSet {
     pub transform_fp16: Option<ModelBytes>,
     /// The 26-style network for presets; `None` when a models directory lacks it.
     pub multistyle: Option<ModelBytes>,
+    /// The fp32 variant's segments for tiled pictures; `None` when a models directory lacks it.
+    pub tiled_fp32: Option<ModelBytes>,
+    /// The fp16 variant's segments for tiled pictures; `None` when a models directory lacks it.
+    pub tiled_fp16: Option<ModelBytes>,
 }
 
 impl ModelSet {
@@ -155,6 +165,8 @@ impl ModelSet {
             transform_fp32: Some(embedded(TRANSFORM_FP32_FILE, EMBEDDED_TRANSFORM_FP32)),
             transform_fp16: Some(embedded(TRANSFORM_FP16_FILE, EMBEDDED_TRANSFORM_FP16)),
             multistyle: Some(embedded(MULTISTYLE_FILE, EMBEDDED_MULTISTYLE)),
+            tiled_fp32: Some(embedded(TILED_FP32_FILE, EMBEDDED_TILED_FP32)),
+            tiled_fp16: Some(embedded(TILED_FP16_FILE, EMBEDDED_TILED_FP16)),
         }
     }
 
@@ -183,7 +195,19 @@ impl ModelSet {
             transform_fp32: optional(TRANSFORM_FP32_FILE)?,
             transform_fp16: optional(TRANSFORM_FP16_FILE)?,
             multistyle: optional(MULTISTYLE_FILE)?,
+            tiled_fp32: optional(TILED_FP32_FILE)?,
+            tiled_fp16: optional(TILED_FP16_FILE)?,
         })
+    }
+
+    /// The segments that run the variant of this precision in tiles, if the set has them (the
+    /// int8 network has none: its statistics are rounded to int8 inside the graph).
+    pub fn tiled_for(&self, precision: Precision) -> Option<&ModelBytes> {
+        match precision {
+            Precision::Int8 => None,
+            Precision::Fp32 | Precision::Bf16 => self.tiled_fp32.as_ref(),
+            Precision::Fp16 => self.tiled_fp16.as_ref(),
+        }
     }
 
     /// The transformation network of this precision, if the set has it.

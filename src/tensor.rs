@@ -16,7 +16,7 @@ pub fn padded(n: u32) -> u32 {
 /// Index into `0..n` of position `i` in `0..n + pad`, mirroring about the last pixel (numpy's
 /// `reflect`: ..., n-3, n-2, n-1, n-2, n-3, ...). Needs `pad < n`.
 #[inline]
-fn reflect(i: u32, n: u32) -> u32 {
+pub(crate) fn reflect(i: u32, n: u32) -> u32 {
     if i < n {
         i
     } else {

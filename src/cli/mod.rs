@@ -84,6 +84,19 @@ pub struct EngineArgs {
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
+    /// Pictures whose untiled run would need more memory than this run in tiles, with the
+    /// whole picture's statistics (same result, bounded memory): e.g. 1GiB, 800MB, 2.5GiB.
+    /// Default: 1GiB, exceeded rather than refused by a picture that cannot fit it; a budget
+    /// given here is kept, and a picture that cannot fit it is refused.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
+
+    /// The side of a tile, in pixels, for pictures that run in tiles (a multiple of 4, at
+    /// least 64).
+    #[arg(long, value_name = "PX", default_value_t = brushwork::DEFAULT_TILE_SIDE,
+          value_parser = parse_tile_side)]
+    pub tile_size: u32,
+
     /// Say what runs where, and how long each step takes.
     #[arg(short, long)]
     pub verbose: bool,
@@ -104,6 +117,10 @@ impl EngineArgs {
         if let Some(m) = &self.models {
             v.extend(["--models".into(), m.clone().into_os_string()]);
         }
+        if let Some(b) = self.memory_budget {
+            v.extend(["--memory-budget".into(), format!("{b}B").into()]);
+        }
+        v.extend(["--tile-size".into(), self.tile_size.to_string().into()]);
         if self.verbose {
             v.push("--verbose".into());
         }
@@ -134,7 +151,54 @@ impl EngineArgs {
             threads: self.threads.map(usize::from),
             device: self.device,
             precision: self.precision,
+            memory_budget: self.memory_budget,
+            tile_side: self.tile_size,
         })
+    }
+}
+
+/// A size in bytes with its unit: B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit_bytes: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "" => {
+            return Err(format!(
+                "'{s}' has no unit; write it as 1GiB, 800MB or 2.5GiB"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "'{s}': unknown unit; use B, KB, MB, GB, KiB, MiB or GiB"
+            ))
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; write it as 1GiB, 800MB or 2.5GiB"))?;
+    let bytes = n * unit_bytes;
+    if !(1.0..=(1u64 << 50) as f64).contains(&bytes) {
+        return Err(format!("'{s}' is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+fn parse_tile_side(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (64..=8192).contains(&n) && n % 4 == 0 => Ok(n),
+        _ => Err(format!(
+            "'{s}': a tile side is a multiple of 4 from 64 to 8192 pixels"
+        )),
     }
 }
 

@@ -123,18 +123,24 @@ fn stylize_one(
     if let Some(max) = args.max_size {
         photo = fit_within(photo, max);
     }
+    let decoded = t.elapsed();
     stylizer
         .paint_into(&photo, look, None, out)
         .with_context(|| input.display().to_string())?;
+    let painted = t.elapsed();
     images::save_atomic(out, output, args.quality)?;
     if args.engine.verbose {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         say!(
-            "brushwork: {} ({}x{}) -> {} in {:.0} ms",
+            "brushwork: {} ({}x{}) -> {} in {:.0} ms (decode {:.0}, stylize {:.0}, encode {:.0})",
             input.display(),
             photo.width(),
             photo.height(),
             output.display(),
-            t.elapsed().as_secs_f64() * 1e3
+            ms(t.elapsed()),
+            ms(decoded),
+            ms(painted - decoded),
+            ms(t.elapsed() - painted)
         );
     }
     Ok(())

@@ -7,7 +7,11 @@
 mod multistyle;
 mod openvino;
 mod session;
+mod tiled;
 mod transformer;
+
+use tiled::{Bundle, Tiler};
+pub use tiled::{Tiling, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
 
 use openvino::OpenVinoTransformer;
 use session::{check_io, session};
@@ -45,6 +49,12 @@ pub struct StylizerOptions {
     /// The transformer variant; `None` picks fp32 on the CPU and fp16 on a GPU (int8 when the
     /// models lack those).
     pub precision: Option<Precision>,
+    /// Pictures whose untiled run would need more memory than this, in bytes, run in tiles.
+    /// `None`: [`DEFAULT_MEMORY_BUDGET`], exceeded rather than refused when no plan fits it;
+    /// a budget given here is kept, and a picture that no plan fits is an error.
+    pub memory_budget: Option<u64>,
+    /// The side of a tile in pixels (a multiple of 4; [`DEFAULT_TILE_SIDE`]).
+    pub tile_side: u32,
 }
 
 impl Default for StylizerOptions {
@@ -54,6 +64,8 @@ impl Default for StylizerOptions {
             threads: None,
             device: Device::Auto,
             precision: None,
+            memory_budget: None,
+            tile_side: DEFAULT_TILE_SIDE,
         }
     }
 }
@@ -87,6 +99,22 @@ pub enum StylizeError {
     OpenVino(String),
     #[error("bf16 runs on OpenVINO only; use --device openvino (or --precision fp32)")]
     Bf16NeedsOpenVino,
+    #[error("a {width}x{height} picture needs at least {} even in tiles; the memory budget is {}: raise --memory-budget or use --max-size", tiled::mib(*needed), tiled::mib(*budget))]
+    OverBudget {
+        width: u32,
+        height: u32,
+        needed: u64,
+        budget: u64,
+    },
+    #[error("a {width}x{height} picture needs about {} untiled, over the memory budget of {}, and the {precision} network cannot run in tiles ({}); use --precision fp32, or raise --memory-budget", tiled::mib(*needed), tiled::mib(*budget), reason)]
+    CannotTile {
+        width: u32,
+        height: u32,
+        needed: u64,
+        budget: u64,
+        precision: Precision,
+        reason: &'static str,
+    },
 }
 
 impl StylizeError {
@@ -97,6 +125,8 @@ impl StylizeError {
         match self {
             StylizeError::TooSmall { .. }
             | StylizeError::OutOfMemory(_)
+            | StylizeError::OverBudget { .. }
+            | StylizeError::CannotTile { .. }
             | StylizeError::NoPresets
             | StylizeError::NoVariant { .. }
             | StylizeError::Bf16NeedsOpenVino => true,
@@ -158,6 +188,12 @@ pub struct Stylizer {
     content: Vec<f32>,
     /// The style image tensor, reused between calls.
     style: Vec<f32>,
+    memory_budget: Option<u64>,
+    tile_side: u32,
+    /// The segments for tiled pictures, loaded on the first picture over the budget.
+    tiler: Option<Tiler>,
+    /// How the last picture ran.
+    last_tiling: Option<Tiling>,
 }
 
 impl Stylizer {
@@ -223,6 +259,10 @@ impl Stylizer {
             predictor_sha256: std::sync::OnceLock::new(),
             content: Vec::new(),
             style: Vec::new(),
+            memory_budget: options.memory_budget,
+            tile_side: (options.tile_side / 4 * 4).max(16),
+            tiler: None,
+            last_tiling: None,
         })
     }
 
@@ -323,10 +363,75 @@ impl Stylizer {
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
         check_size(content)?;
+        let tiling = self.tiling_for(content.width(), content.height())?;
         if out.dimensions() != content.dimensions() {
             *out = RgbImage::new(content.width(), content.height());
         }
-        self.transform.run(content, style, out)
+        match &tiling {
+            Tiling::Whole { .. } => self.transform.run(content, style, out)?,
+            Tiling::Tiled { tile_side, .. } => self
+                .tiler
+                .as_mut()
+                .expect("loaded by tiling_for")
+                .run(content, style, out, *tile_side)?,
+        }
+        if self.last_tiling.as_ref() != Some(&tiling) {
+            log::debug!("{}x{}: {tiling}", content.width(), content.height());
+        }
+        self.last_tiling = Some(tiling);
+        Ok(())
+    }
+
+    /// How a `width x height` picture will run: whole, or in tiles by a plan that fits the
+    /// memory budget (loading the tiled segments on the first picture that needs them).
+    pub fn tiling_for(&mut self, width: u32, height: u32) -> Result<Tiling, StylizeError> {
+        let budget = self.memory_budget.unwrap_or(DEFAULT_MEMORY_BUDGET);
+        let whole = tiled::whole_estimate(width, height);
+        if whole <= budget {
+            return Ok(Tiling::Whole { estimate: whole });
+        }
+        let cannot = |reason| StylizeError::CannotTile {
+            width,
+            height,
+            needed: whole,
+            budget,
+            precision: self.transform.precision(),
+            reason,
+        };
+        if self.tiler.is_none() {
+            let precision = self.transform.precision();
+            let Some(model) = self.models.tiled_for(precision) else {
+                let reason = if precision == Precision::Int8 {
+                    "its statistics are rounded to int8 inside the graph"
+                } else {
+                    "the models directory has no tiled bundle"
+                };
+                if self.memory_budget.is_some() {
+                    return Err(cannot(reason));
+                }
+                log::warn!("{}", cannot(reason));
+                return Ok(Tiling::Whole { estimate: whole });
+            };
+            let bundle = Bundle::parse(model)?;
+            // OpenVINO runs untiled pictures; the segments run on ONNX Runtime's CPU provider.
+            let (device, precision) = match precision {
+                Precision::Bf16 => (Device::Cpu, Precision::Fp32),
+                p => (self.transform.ort_device(), p),
+            };
+            self.tiler = Some(Tiler::new(bundle, device, precision, self.threads));
+        }
+        self.tiler.as_ref().expect("loaded above").choose(
+            width,
+            height,
+            budget,
+            self.memory_budget.is_some(),
+            self.tile_side,
+        )
+    }
+
+    /// How the last picture ran (`None` before the first).
+    pub fn last_tiling(&self) -> Option<&Tiling> {
+        self.last_tiling.as_ref()
     }
 }
 

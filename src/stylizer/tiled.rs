@@ -1,0 +1,732 @@
+//! Pictures larger than the memory budget, stylized in tiles with whole-picture statistics.
+//!
+//! The transformation network's 13 conditional instance norms normalise with the mean and
+//! variance of their input over the whole picture, so tiles that each ran the whole network
+//! would each get their own statistics: seams and colour shifts. `python-export/tiling.py` cuts
+//! the network at every norm into segments that take the finished statistics as inputs, and
+//! writes them, with the plans that order them, into one bundle per variant
+//! (`models/tiled_fp32.bundle`, `tiled_fp16.bundle`). [`Tiler`] runs a plan: each segment tile
+//! by tile over the whole picture, each tile read with a halo that covers the segment's
+//! receptive field, its output either summed into the next norm's statistics (in f64, over the
+//! tile's own region only) or kept in half precision for the segments that read it. The
+//! statistics are exact; the result differs from the untiled network by the fp16 rounding of
+//! the kept activations (0.03/255 on average).
+//!
+//! Tiles are laid out on the 1/4-resolution grid (the network's stride) and every tile of a
+//! segment is read through a window of the same size (shifted inwards at the picture's edges),
+//! so each segment sees one input shape per picture.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+use image::RgbImage;
+use ort::session::{Session, SessionInputValue};
+use ort::value::TensorRef;
+use serde::Deserialize;
+
+use crate::models::{ModelBytes, ModelError, Precision};
+use crate::providers::Device;
+use crate::style::{StyleEmbedding, EMBEDDING_DIM};
+use crate::tensor::reflect;
+
+use super::{session, StylizeError};
+
+const MAGIC: &[u8; 8] = b"BWTILES1";
+const CONTENT: &str = "content_image";
+const PICTURE: &str = "stylized_image";
+/// The network's stride: tiles and halos are counted in pixels of the 1/4-resolution grid.
+const STRIDE: usize = 4;
+
+/// The default tile side, in picture pixels (see README, "Large pictures": 256 px runs as fast
+/// as 512 and needs 150 MB less; 1024 is slower and needs 600 MB more, at 3000x3000).
+pub const DEFAULT_TILE_SIDE: u32 = 256;
+/// The default memory budget: pictures whose untiled run would need more are tiled.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
+
+/// What the process holds besides the picture's own tensors: the runtime, the networks and
+/// their sessions.
+const BASE_BYTES: u64 = 120 << 20;
+/// What ONNX Runtime needs per pixel of an untiled run (padded picture; measured on fp32 at
+/// 1920x1080 and 3000x3000: 190 and 245 bytes a pixel, the larger taken).
+const UNTILED_BYTES_PER_PIXEL: u64 = 250;
+/// What a segment's run needs per pixel of its input window at full resolution (its
+/// activations and im2col buffers; measured with 256, 512 and 1024 px tiles).
+const WINDOW_BYTES_PER_PIXEL: u64 = 1100;
+
+#[derive(Debug, Deserialize)]
+struct Header {
+    variant: String,
+    pixels: String,
+    tensors: HashMap<String, TensorInfo>,
+    norms: Vec<Norm>,
+    segments: HashMap<String, SegmentInfo>,
+    stages: Vec<Stage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TensorInfo {
+    channels: usize,
+    /// The tensor's resolution: the padded picture divided by this (1, 2 or 4).
+    scale: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Norm {
+    mean: String,
+    variance: String,
+    channels: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct SegmentInfo {
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    /// 1/4-resolution pixels each side of a tile that its outputs depend on.
+    halo: usize,
+    stat_inputs: Vec<String>,
+    embedding: bool,
+    offset: usize,
+    bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Stage {
+    segment: String,
+    /// What becomes of each of the segment's outputs, in its order.
+    outputs: Vec<StageOutput>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StageOutput {
+    tensor: String,
+    /// The norm whose statistics this output gives.
+    stats: Option<usize>,
+    /// Whether it is kept for later stages.
+    keep: bool,
+}
+
+/// A parsed tiling bundle: its header and the segments' ONNX bytes.
+pub(super) struct Bundle {
+    header: Header,
+    model: ModelBytes,
+    base: usize,
+}
+
+impl Bundle {
+    pub(super) fn parse(model: &ModelBytes) -> Result<Bundle, ModelError> {
+        let invalid = |reason: String| ModelError::Invalid {
+            path: model.origin.clone(),
+            role: "tiled transformation",
+            reason,
+        };
+        let bytes = &model.bytes[..];
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(invalid("it does not start with BWTILES1".into()));
+        }
+        let len = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+        let Some(json) = bytes.get(12..12 + len) else {
+            return Err(invalid("its header is cut short".into()));
+        };
+        let header: Header = serde_json::from_slice(json)
+            .map_err(|e| invalid(format!("its header is not valid: {e}")))?;
+        let base = 12 + len;
+        header.check(bytes.len() - base).map_err(invalid)?;
+        Ok(Bundle {
+            header,
+            model: model.clone(),
+            base,
+        })
+    }
+
+    fn segment_bytes(&self, name: &str) -> &[u8] {
+        let s = &self.header.segments[name];
+        &self.model.bytes[self.base + s.offset..self.base + s.offset + s.bytes]
+    }
+}
+
+impl Header {
+    /// Everything the executor indexes exists, so that running the stages cannot panic.
+    fn check(&self, blob_len: usize) -> Result<(), String> {
+        if self.pixels != "u8" {
+            return Err(format!("its pixels are '{}', not u8", self.pixels));
+        }
+        for (name, t) in &self.tensors {
+            if ![1, 2, 4].contains(&t.scale) || t.channels == 0 {
+                return Err(format!(
+                    "tensor {name} has scale {} and {} channels",
+                    t.scale, t.channels
+                ));
+            }
+        }
+        for (name, s) in &self.segments {
+            if s.offset
+                .checked_add(s.bytes)
+                .is_none_or(|end| end > blob_len)
+            {
+                return Err(format!("segment {name} lies outside the file"));
+            }
+            for t in s.inputs.iter().chain(&s.outputs) {
+                if !self.tensors.contains_key(t) {
+                    return Err(format!("segment {name} uses {t}, which has no entry"));
+                }
+            }
+            if let Some(i) = s.stat_inputs.iter().find(|i| self.norm_of(i).is_none()) {
+                return Err(format!(
+                    "segment {name} takes {i}, which is no norm's statistic"
+                ));
+            }
+        }
+        let mut made = vec![CONTENT];
+        for st in &self.stages {
+            let Some(seg) = self.segments.get(&st.segment) else {
+                return Err(format!("a stage runs {}, which is missing", st.segment));
+            };
+            if let Some(i) = seg.inputs.iter().find(|i| !made.contains(&i.as_str())) {
+                return Err(format!("{} reads {i} before it is kept", st.segment));
+            }
+            let names: Vec<&String> = st.outputs.iter().map(|o| &o.tensor).collect();
+            if names != seg.outputs.iter().collect::<Vec<_>>() {
+                return Err(format!("{}: its stage names other outputs", st.segment));
+            }
+            for o in &st.outputs {
+                if o.tensor == CONTENT {
+                    return Err(format!("{} gives the content", st.segment));
+                }
+                if let Some(n) = o.stats {
+                    if self
+                        .norms
+                        .get(n)
+                        .is_none_or(|norm| norm.channels != self.tensors[&o.tensor].channels)
+                    {
+                        return Err(format!("{} gives no norm {n}", st.segment));
+                    }
+                }
+                if o.keep {
+                    made.push(&o.tensor);
+                }
+            }
+        }
+        if !made.contains(&PICTURE) {
+            return Err("no stage gives the picture".into());
+        }
+        Ok(())
+    }
+
+    fn norm_of(&self, stat: &str) -> Option<&Norm> {
+        self.norms
+            .iter()
+            .find(|n| n.mean == stat || n.variance == stat)
+    }
+
+    /// Bytes of a kept tensor (f16) for a picture of `hq x wq` quarter-resolution pixels.
+    fn kept_bytes(&self, tensor: &str, hq: usize, wq: usize) -> u64 {
+        let t = &self.tensors[tensor];
+        let f = STRIDE / t.scale;
+        (t.channels * hq * f * wq * f * 2) as u64
+    }
+
+    /// The most bytes the kept tensors hold at once.
+    fn peak(&self, hq: usize, wq: usize) -> u64 {
+        let last_use = self.last_uses();
+        let (mut alive, mut peak) = (0u64, 0u64);
+        for (i, st) in self.stages.iter().enumerate() {
+            for o in st.outputs.iter().filter(|o| o.keep && o.tensor != PICTURE) {
+                alive += self.kept_bytes(&o.tensor, hq, wq);
+            }
+            peak = peak.max(alive);
+            for input in &self.segments[&st.segment].inputs {
+                if input != CONTENT && last_use.get(input.as_str()) == Some(&i) {
+                    alive -= self.kept_bytes(input, hq, wq);
+                }
+            }
+        }
+        peak
+    }
+
+    /// The index of the last stage that reads each kept tensor.
+    fn last_uses(&self) -> HashMap<&str, usize> {
+        let mut last = HashMap::new();
+        for (i, st) in self.stages.iter().enumerate() {
+            for input in &self.segments[&st.segment].inputs {
+                last.insert(input.as_str(), i);
+            }
+        }
+        last
+    }
+}
+
+/// How a picture is run: whole, or in tiles.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tiling {
+    /// Untiled: the estimated peak fits the budget.
+    Whole { estimate: u64 },
+    /// In tiles, by the segments of the named variant.
+    Tiled {
+        variant: String,
+        tile_side: u32,
+        tiles: usize,
+        estimate: u64,
+    },
+}
+
+impl std::fmt::Display for Tiling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tiling::Whole { estimate } => write!(f, "untiled (needs about {})", mib(*estimate)),
+            Tiling::Tiled {
+                variant,
+                tile_side,
+                tiles,
+                estimate,
+            } => write!(
+                f,
+                "in {tiles} tiles of {tile_side}x{tile_side} px ({variant} segments, whole-picture statistics; needs about {})",
+                mib(*estimate)
+            ),
+        }
+    }
+}
+
+/// About what an untiled run of a `width x height` picture needs: the process, the picture
+/// in and out, and the network's activations.
+pub(super) fn whole_estimate(width: u32, height: u32) -> u64 {
+    let (pw, ph) = (
+        crate::tensor::padded(width) as u64,
+        crate::tensor::padded(height) as u64,
+    );
+    BASE_BYTES + 2 * 3 * u64::from(width) * u64::from(height) + UNTILED_BYTES_PER_PIXEL * pw * ph
+}
+
+pub(crate) fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes.div_ceil(1 << 20))
+}
+
+/// The tile grid along one side: `[start, end)` ranges of quarter-resolution pixels.
+fn tiles(n: usize, tile: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).step_by(tile).map(move |t| (t, (t + tile).min(n)))
+}
+
+/// The window read for the tile starting at `t0`: `tile + 2 * halo` wide wherever the side
+/// allows, shifted inwards at the edges, so that every tile of a segment has one input shape.
+fn window(t0: usize, n: usize, tile: usize, halo: usize) -> (usize, usize) {
+    let w = (tile + 2 * halo).min(n);
+    let a0 = t0.saturating_sub(halo).min(n - w);
+    (a0, a0 + w)
+}
+
+/// One output of the stage being run: where its tiles go.
+struct Sink {
+    channels: usize,
+    /// Its resolution relative to the quarter grid (1, 2 or 4).
+    factor: usize,
+    picture: bool,
+    keep: Option<Vec<f16>>,
+    /// Per channel: the sum and the sum of squares, over the tiles so far.
+    sums: Option<Vec<f64>>,
+}
+
+/// Runs the segments of a bundle, its sessions built on first use.
+pub(super) struct Tiler {
+    bundle: Bundle,
+    sessions: HashMap<String, Session>,
+    device: Device,
+    precision: Precision,
+    threads: Option<usize>,
+    /// Scratch for one window of each input, reused between tiles.
+    scratch: Vec<Vec<f32>>,
+    pixels: Vec<u8>,
+}
+
+impl Tiler {
+    pub(super) fn new(
+        bundle: Bundle,
+        device: Device,
+        precision: Precision,
+        threads: Option<usize>,
+    ) -> Self {
+        Tiler {
+            bundle,
+            sessions: HashMap::new(),
+            device,
+            precision,
+            threads,
+            scratch: Vec::new(),
+            pixels: Vec::new(),
+        }
+    }
+
+    /// The tiling of a `width x height` picture and what it needs. With `strict`, a picture
+    /// whose tiled run would need more than `budget` is an error.
+    pub(super) fn choose(
+        &self,
+        width: u32,
+        height: u32,
+        budget: u64,
+        strict: bool,
+        tile_side: u32,
+    ) -> Result<Tiling, StylizeError> {
+        let h = &self.bundle.header;
+        let (hq, wq) = (
+            crate::tensor::padded(height) as usize / STRIDE,
+            crate::tensor::padded(width) as usize / STRIDE,
+        );
+        let tq = (tile_side as usize / STRIDE).max(1);
+        let max_halo = h.segments.values().map(|s| s.halo).max().unwrap_or(0);
+        let win = |n: usize| ((tq + 2 * max_halo).min(n) * STRIDE) as u64;
+        let images = 2 * 3 * u64::from(width) * u64::from(height);
+        let estimate =
+            BASE_BYTES + images + WINDOW_BYTES_PER_PIXEL * win(hq) * win(wq) + h.peak(hq, wq);
+        if strict && estimate > budget {
+            return Err(StylizeError::OverBudget {
+                width,
+                height,
+                needed: estimate,
+                budget,
+            });
+        }
+        Ok(Tiling::Tiled {
+            variant: h.variant.clone(),
+            tile_side: (tq * STRIDE) as u32,
+            tiles: hq.div_ceil(tq) * wq.div_ceil(tq),
+            estimate,
+        })
+    }
+
+    /// Stylizes `content` into `out` (its size) in tiles of `tile_side` px.
+    pub(super) fn run(
+        &mut self,
+        content: &RgbImage,
+        style: &StyleEmbedding,
+        out: &mut RgbImage,
+        tile_side: u32,
+    ) -> Result<(), StylizeError> {
+        let (ph, pw) = super::padded_dims(content);
+        let (hq, wq) = (ph / STRIDE, pw / STRIDE);
+        let tq = (tile_side as usize / STRIDE).max(1);
+        let mut kept: HashMap<String, Vec<f16>> = HashMap::new();
+        let mut known: HashMap<String, Vec<f32>> = HashMap::new();
+        for i in 0..self.bundle.header.stages.len() {
+            let header = &self.bundle.header;
+            let stage = &header.stages[i];
+            let seg_name = stage.segment.clone();
+            let seg = &header.segments[&seg_name];
+            let mut sinks: Vec<Sink> = stage
+                .outputs
+                .iter()
+                .map(|o| {
+                    let t = &header.tensors[&o.tensor];
+                    let factor = STRIDE / t.scale;
+                    let picture = o.tensor == PICTURE;
+                    Sink {
+                        channels: t.channels,
+                        factor,
+                        picture,
+                        keep: (o.keep && !picture)
+                            .then(|| vec![f16::ZERO; t.channels * hq * factor * wq * factor]),
+                        sums: o.stats.map(|_| vec![0f64; 2 * t.channels]),
+                    }
+                })
+                .collect();
+            let halo = seg.halo;
+            let inputs: Vec<(String, usize, usize)> = seg
+                .inputs
+                .iter()
+                .map(|n| {
+                    let t = &header.tensors[n];
+                    (n.clone(), t.channels, STRIDE / t.scale)
+                })
+                .collect();
+            let stat_inputs = seg.stat_inputs.clone();
+            let embedding = seg.embedding;
+            let output_names = seg.outputs.clone();
+            let last_use = header.last_uses();
+            let frees: Vec<String> = seg
+                .inputs
+                .iter()
+                .filter(|n| *n != CONTENT && last_use.get(n.as_str()) == Some(&i))
+                .cloned()
+                .collect();
+            self.ensure_session(&seg_name)?;
+            if self.scratch.len() < inputs.len() {
+                self.scratch.resize_with(inputs.len(), Vec::new);
+            }
+            for (y0, y1) in tiles(hq, tq) {
+                let (ay0, ay1) = window(y0, hq, tq, halo);
+                for (x0, x1) in tiles(wq, tq) {
+                    let (ax0, ax1) = window(x0, wq, tq, halo);
+                    // The window of each input.
+                    for (k, (name, c, f)) in inputs.iter().enumerate() {
+                        let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
+                        if name == CONTENT {
+                            fill_window(content, ay0 * f, ax0 * f, h, w, &mut self.pixels);
+                            continue;
+                        }
+                        let buf = &kept[name];
+                        let (bh, bw) = (hq * f, wq * f);
+                        let dst = &mut self.scratch[k];
+                        dst.resize(c * h * w, 0.0);
+                        for ch in 0..*c {
+                            for y in 0..h {
+                                let src = &buf[(ch * bh + ay0 * f + y) * bw + ax0 * f..][..w];
+                                src.convert_to_f32_slice(&mut dst[(ch * h + y) * w..][..w]);
+                            }
+                        }
+                    }
+                    let mut feed: Vec<(String, SessionInputValue)> = Vec::with_capacity(8);
+                    for (k, (name, c, f)) in inputs.iter().enumerate() {
+                        let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
+                        let value: SessionInputValue = if name == CONTENT {
+                            TensorRef::from_array_view(([1, h, w, 3], &self.pixels[..]))?.into()
+                        } else {
+                            TensorRef::from_array_view(([1, *c, h, w], &self.scratch[k][..]))?
+                                .into()
+                        };
+                        feed.push((name.clone(), value));
+                    }
+                    for s in &stat_inputs {
+                        let v = &known[s];
+                        let value = TensorRef::from_array_view(([1, v.len(), 1, 1], &v[..]))?;
+                        feed.push((s.clone(), value.into()));
+                    }
+                    if embedding {
+                        let value = TensorRef::from_array_view((
+                            [1, 1, 1, EMBEDDING_DIM],
+                            style.as_slice(),
+                        ))?;
+                        feed.push(("style_embedding".into(), value.into()));
+                    }
+                    let session = self.sessions.get_mut(&seg_name).expect("built above");
+                    let outputs = session.run(feed)?;
+                    for (sink, name) in sinks.iter_mut().zip(&output_names) {
+                        let so = sink.factor;
+                        // The tile's own region within the window, at the output's resolution.
+                        let region = Region {
+                            wh: (ay1 - ay0) * so,
+                            ww: (ax1 - ax0) * so,
+                            ry: (y0 - ay0) * so,
+                            rx: (x0 - ax0) * so,
+                            rh: (y1 - y0) * so,
+                            rw: (x1 - x0) * so,
+                            oy: y0 * so,
+                            ox: x0 * so,
+                        };
+                        let value = &outputs[name.as_str()];
+                        if sink.picture {
+                            let (shape, px) = value.try_extract_tensor::<u8>()?;
+                            check_shape(shape, &[1, region.wh as i64, region.ww as i64, 3])?;
+                            write_picture(px, &region, out);
+                        } else {
+                            let (shape, v) = value.try_extract_tensor::<f32>()?;
+                            let want =
+                                [1, sink.channels as i64, region.wh as i64, region.ww as i64];
+                            check_shape(shape, &want)?;
+                            sink.take(v, &region, wq * so);
+                        }
+                    }
+                }
+            }
+            let header = &self.bundle.header;
+            for (sink, o) in sinks.into_iter().zip(&header.stages[i].outputs) {
+                if let (Some(s), Some(n)) = (&sink.sums, o.stats) {
+                    let norm = &header.norms[n];
+                    let count = (hq * sink.factor * wq * sink.factor) as f64;
+                    let mean: Vec<f64> = s.chunks_exact(2).map(|p| p[0] / count).collect();
+                    let var: Vec<f32> = s
+                        .chunks_exact(2)
+                        .zip(&mean)
+                        .map(|(p, m)| (p[1] / count - m * m).max(0.0) as f32)
+                        .collect();
+                    known.insert(norm.mean.clone(), mean.iter().map(|&m| m as f32).collect());
+                    known.insert(norm.variance.clone(), var);
+                }
+                if let Some(buf) = sink.keep {
+                    kept.insert(o.tensor.clone(), buf);
+                }
+            }
+            for name in frees {
+                kept.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_session(&mut self, name: &str) -> Result<(), StylizeError> {
+        if !self.sessions.contains_key(name) {
+            let model = ModelBytes {
+                origin: format!("{}#{name}", self.bundle.model.origin),
+                bytes: Cow::Owned(self.bundle.segment_bytes(name).to_vec()),
+            };
+            let s = session(
+                &model,
+                self.threads,
+                self.device,
+                self.precision,
+                "tiled transformation",
+            )?;
+            self.sessions.insert(name.to_string(), s);
+        }
+        Ok(())
+    }
+}
+
+/// Where a tile's output lies: the window (`wh x ww`), the tile's own region in it (at `ry`,
+/// `rx`, `rh x rw`) and where that region goes in the whole tensor (`oy`, `ox`).
+struct Region {
+    wh: usize,
+    ww: usize,
+    ry: usize,
+    rx: usize,
+    rh: usize,
+    rw: usize,
+    oy: usize,
+    ox: usize,
+}
+
+impl Sink {
+    /// Adds a tile's own region of an NCHW output to the statistics and the kept tensor
+    /// (`width` wide).
+    fn take(&mut self, v: &[f32], r: &Region, width: usize) {
+        let height = self
+            .keep
+            .as_ref()
+            .map_or(0, |k| k.len() / self.channels / width);
+        for ch in 0..self.channels {
+            let (mut s1, mut s2) = (0f64, 0f64);
+            for y in 0..r.rh {
+                let row = &v[(ch * r.wh + r.ry + y) * r.ww + r.rx..][..r.rw];
+                if self.sums.is_some() {
+                    // A row in f32 (at most a few hundred values), the tiles and the picture in f64.
+                    let (a, b) = row
+                        .iter()
+                        .fold((0f32, 0f32), |(a, b), &x| (a + x, b + x * x));
+                    s1 += f64::from(a);
+                    s2 += f64::from(b);
+                }
+                if let Some(buf) = self.keep.as_mut() {
+                    let at = (ch * height + r.oy + y) * width + r.ox;
+                    buf[at..at + r.rw].convert_from_f32_slice(row);
+                }
+            }
+            if let Some(s) = self.sums.as_mut() {
+                s[2 * ch] += s1;
+                s[2 * ch + 1] += s2;
+            }
+        }
+    }
+}
+
+fn check_shape(shape: &[i64], want: &[i64]) -> Result<(), StylizeError> {
+    if shape != want {
+        return Err(StylizeError::Model(ModelError::Invalid {
+            path: "tiled transformation".into(),
+            role: "tiled transformation",
+            reason: format!("a segment gave shape {shape:?}, not {want:?}"),
+        }));
+    }
+    Ok(())
+}
+
+/// Fills `buf` with the `h x w` window at (`y0`, `x0`) of the picture reflect-padded to a
+/// multiple of 4 (as [`crate::tensor::fill_nhwc_padded`] pads it), NHWC.
+fn fill_window(img: &RgbImage, y0: usize, x0: usize, h: usize, w: usize, buf: &mut Vec<u8>) {
+    let (iw, ih) = img.dimensions();
+    let src = img.as_raw();
+    buf.resize(h * w * 3, 0);
+    for (y, row) in buf.chunks_exact_mut(w * 3).enumerate() {
+        let sy = reflect((y0 + y) as u32, ih) as usize;
+        let src_row = &src[sy * iw as usize * 3..(sy + 1) * iw as usize * 3];
+        let inside = (iw as usize).saturating_sub(x0).min(w);
+        row[..inside * 3].copy_from_slice(&src_row[x0 * 3..(x0 + inside) * 3]);
+        for x in inside..w {
+            let sx = reflect((x0 + x) as u32, iw) as usize;
+            row[x * 3..x * 3 + 3].copy_from_slice(&src_row[sx * 3..sx * 3 + 3]);
+        }
+    }
+}
+
+/// Writes a tile's own region of an NHWC u8 window into the picture, clipped to its size.
+fn write_picture(px: &[u8], r: &Region, out: &mut RgbImage) {
+    let (w, h) = (out.width() as usize, out.height() as usize);
+    let rows = r.rh.min(h.saturating_sub(r.oy));
+    let cols = r.rw.min(w.saturating_sub(r.ox));
+    let dst = out.as_mut();
+    for y in 0..rows {
+        let s = &px[((r.ry + y) * r.ww + r.rx) * 3..][..cols * 3];
+        dst[((r.oy + y) * w + r.ox) * 3..][..cols * 3].copy_from_slice(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_have_one_size_and_cover_their_tile_and_halo() {
+        for n in [1usize, 7, 40, 128, 131, 300, 1000] {
+            for tile in [8usize, 32, 128] {
+                for halo in [0usize, 1, 2] {
+                    let want = (tile + 2 * halo).min(n);
+                    let mut covered = 0;
+                    for (t0, t1) in tiles(n, tile) {
+                        let (a0, a1) = window(t0, n, tile, halo);
+                        assert_eq!(a1 - a0, want, "n {n} tile {tile} halo {halo}");
+                        assert!(a1 <= n);
+                        assert!(a0 <= t0.saturating_sub(halo) && a1 >= (t1 + halo).min(n));
+                        covered += t1 - t0;
+                    }
+                    assert_eq!(covered, n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_of_the_padded_picture_matches_the_padded_tensor() {
+        let img = RgbImage::from_fn(37, 22, |x, y| image::Rgb([x as u8, y as u8, (x * y) as u8]));
+        let pw = 40usize;
+        let mut full = vec![0u8; pw * 24 * 3];
+        crate::tensor::fill_nhwc_padded(&img, &mut full, |v| v);
+        let mut buf = Vec::new();
+        fill_window(&img, 8, 20, 16, 20, &mut buf);
+        for y in 0..16 {
+            assert_eq!(
+                &buf[y * 60..(y + 1) * 60],
+                &full[((8 + y) * pw + 20) * 3..][..60]
+            );
+        }
+    }
+
+    #[test]
+    fn the_embedded_bundles_parse_and_keep_16_bytes_a_pixel_at_most() {
+        for variant in [Precision::Fp32, Precision::Fp16] {
+            let set = crate::ModelSet::embedded();
+            let b = Bundle::parse(set.tiled_for(variant).expect("embedded")).expect("valid");
+            // 6000x4000: four 32-channel quarter-resolution tensors in fp16 while a residual
+            // block's sum is formed (the previous sum, its second convolution, the new sum, the
+            // next first convolution).
+            let peak = b.header.peak(1000, 1500);
+            assert_eq!(peak, 4 * 32 * 1000 * 1500 * 2, "{variant}");
+        }
+    }
+
+    #[test]
+    fn damaged_bundles_are_refused_with_a_reason() {
+        let good = crate::ModelSet::embedded().tiled_fp32.expect("embedded");
+        let with = |bytes: Vec<u8>| ModelBytes {
+            origin: "x.bundle".into(),
+            bytes: Cow::Owned(bytes),
+        };
+        let err = |bytes: Vec<u8>| {
+            Bundle::parse(&with(bytes))
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(err(b"ONNX".to_vec()).contains("does not start with BWTILES1"));
+        assert!(err(good.bytes[..20].to_vec()).contains("cut short"));
+        let cut = good.bytes.len() - 1000;
+        assert!(err(good.bytes[..cut].to_vec()).contains("outside the file"));
+    }
+}
