@@ -164,6 +164,9 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; write it as 1GiB, 800MB or 2.5GiB"))?;
     let unit_bytes: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "b" => 1.0,
         "kb" => 1e3,
@@ -183,9 +186,6 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
             ))
         }
     };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size; write it as 1GiB, 800MB or 2.5GiB"))?;
     let bytes = n * unit_bytes;
     if !(1.0..=(1u64 << 50) as f64).contains(&bytes) {
         return Err(format!("'{s}' is out of range"));
@@ -412,6 +412,21 @@ mod tests {
     }
 
     #[test]
+    fn sizes_need_a_unit_and_mean_what_it_says() {
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("800MB"), Ok(800_000_000));
+        assert_eq!(parse_bytes("2.5 GiB"), Ok(5 << 29));
+        assert_eq!(parse_bytes("512k"), Ok(512 << 10));
+        assert!(parse_bytes("512").unwrap_err().contains("has no unit"));
+        assert!(parse_bytes("0MB").unwrap_err().contains("out of range"));
+        assert!(parse_bytes("1.2.3MB")
+            .unwrap_err()
+            .contains("is not a size"));
+        assert_eq!(parse_tile_side("256"), Ok(256));
+        assert!(parse_tile_side("250").is_err());
+    }
+
+    #[test]
     fn engine_args_round_trip_through_to_args() {
         #[derive(Debug, Parser)]
         struct Probe {
@@ -422,6 +437,7 @@ mod tests {
             "x",
             "x --device cpu --precision int8 --threads 3 --models /m -v",
             "x --device cuda:1 --precision fp16",
+            "x --memory-budget 1.5GiB --tile-size 512",
         ] {
             let parsed = Probe::parse_from(line.split(' ')).engine;
             let again = Probe::parse_from(

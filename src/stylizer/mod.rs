@@ -10,7 +10,7 @@ mod session;
 mod tiled;
 mod transformer;
 
-use tiled::{Bundle, Tiler};
+use tiled::{Bundle, Runner, Tiler};
 pub use tiled::{Tiling, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
 
 use openvino::OpenVinoTransformer;
@@ -413,12 +413,14 @@ impl Stylizer {
                 return Ok(Tiling::Whole { estimate: whole });
             };
             let bundle = Bundle::parse(model)?;
-            // OpenVINO runs untiled pictures; the segments run on ONNX Runtime's CPU provider.
-            let (device, precision) = match precision {
-                Precision::Bf16 => (Device::Cpu, Precision::Fp32),
-                p => (self.transform.ort_device(), p),
+            // The segments run where the whole network runs, in the same precision.
+            let runner = match &self.transform {
+                Engine::OpenVino(_) => {
+                    Runner::OpenVino(openvino::OpenVinoSegments::new(precision, self.threads)?)
+                }
+                Engine::Ort(t) => Runner::ort(t.device, precision, self.threads),
             };
-            self.tiler = Some(Tiler::new(bundle, device, precision, self.threads));
+            self.tiler = Some(Tiler::new(bundle, runner));
         }
         self.tiler.as_ref().expect("loaded above").choose(
             width,

@@ -87,26 +87,7 @@ impl OpenVinoTransformer {
         let model_bytes = models
             .transform_for(precision)
             .ok_or(StylizeError::NoVariant { precision })?;
-        let info = ov_runtime::load().map_err(failed)?;
-        log::debug!("OpenVINO {} from {}", info.version, info.dir.display());
-        let mut core = Core::new().map_err(failed)?;
-        let hint = match precision {
-            Precision::Bf16 => "bf16",
-            _ => "f32",
-        };
-        // ONNX Runtime's default is one thread per physical core; OpenVINO's would leave a
-        // hyper-threaded 2-vCPU machine with one. Measured on the 2-core CI machine at 384x384,
-        // bf16: 1 thread 21.5 ms, 2 threads 11.8 ms.
-        let threads =
-            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        for (key, value) in [
-            (RwPropertyKey::HintInferencePrecision, hint.to_string()),
-            (RwPropertyKey::InferenceNumThreads, threads.to_string()),
-            (RwPropertyKey::HintPerformanceMode, "LATENCY".to_string()),
-        ] {
-            core.set_property(&DeviceType::CPU, &key, &value)
-                .map_err(failed)?;
-        }
+        let mut core = configured_core(precision, threads)?;
         let model = read(&mut core, model_bytes)?;
         let pixel_type = pixel_type(&model, model_bytes)?;
         Ok(OpenVinoTransformer {
@@ -247,6 +228,142 @@ impl OpenVinoTransformer {
             embedding,
             bound_style: None,
         })
+    }
+}
+
+/// An OpenVINO core for the CPU, set up for `precision` (bf16, else f32) and `threads`.
+fn configured_core(precision: Precision, threads: Option<usize>) -> Result<Core, StylizeError> {
+    let info = ov_runtime::load().map_err(failed)?;
+    log::debug!("OpenVINO {} from {}", info.version, info.dir.display());
+    let mut core = Core::new().map_err(failed)?;
+    let hint = match precision {
+        Precision::Bf16 => "bf16",
+        _ => "f32",
+    };
+    // ONNX Runtime's default is one thread per physical core; OpenVINO's would leave a
+    // hyper-threaded 2-vCPU machine with one. Measured on the 2-core CI machine at 384x384,
+    // bf16: 1 thread 21.5 ms, 2 threads 11.8 ms.
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    for (key, value) in [
+        (RwPropertyKey::HintInferencePrecision, hint.to_string()),
+        (RwPropertyKey::InferenceNumThreads, threads.to_string()),
+        (RwPropertyKey::HintPerformanceMode, "LATENCY".to_string()),
+    ] {
+        core.set_property(&DeviceType::CPU, &key, &value)
+            .map_err(failed)?;
+    }
+    Ok(core)
+}
+
+/// The segments of a tiled picture (see `tiled`) on OpenVINO: each compiled for its window
+/// shape on first use. Windows have one shape per segment whatever the picture's size (once it
+/// is larger than a window), so a process compiles each segment once.
+pub(super) struct OpenVinoSegments {
+    core: Core,
+    compiled: std::collections::HashMap<String, CompiledSegment>,
+}
+
+struct CompiledSegment {
+    shapes: Vec<Vec<i64>>,
+    _model: CompiledModel,
+    request: InferRequest,
+    inputs: Vec<Tensor>,
+}
+
+impl OpenVinoSegments {
+    pub(super) fn new(precision: Precision, threads: Option<usize>) -> Result<Self, StylizeError> {
+        Ok(OpenVinoSegments {
+            core: configured_core(precision, threads)?,
+            compiled: std::collections::HashMap::new(),
+        })
+    }
+
+    /// Runs segment `name` (its ONNX `bytes`) on `inputs` and hands each of `outputs` to `take`.
+    pub(super) fn run(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        inputs: &[(&str, super::tiled::TileInput)],
+        outputs: &[String],
+        take: &mut dyn FnMut(usize, super::tiled::TileOutput) -> Result<(), StylizeError>,
+    ) -> Result<(), StylizeError> {
+        use super::tiled::{TileInput, TileOutput};
+        let shapes: Vec<Vec<i64>> = inputs
+            .iter()
+            .map(|(_, i)| i.shape().iter().map(|&d| d as i64).collect())
+            .collect();
+        if self.compiled.get(name).is_none_or(|c| c.shapes != shapes) {
+            let started = Instant::now();
+            let mut model = self
+                .core
+                .read_model_from_buffer(bytes, None)
+                .map_err(failed)?;
+            for ((input, _), dims) in inputs.iter().zip(&shapes) {
+                let shape = PartialShape::new_static(4, dims).map_err(failed)?;
+                model.reshape_input_by_name(input, &shape).map_err(failed)?;
+            }
+            let mut compiled = self
+                .core
+                .compile_model(&model, DeviceType::CPU)
+                .map_err(inference_failed)?;
+            let mut request = compiled.create_infer_request().map_err(inference_failed)?;
+            let mut tensors = Vec::new();
+            for ((input, value), dims) in inputs.iter().zip(&shapes) {
+                let element = match value {
+                    TileInput::U8(..) => ElementType::U8,
+                    TileInput::F32(..) => ElementType::F32,
+                };
+                let t = Tensor::new(element, &Shape::new(dims).map_err(failed)?)
+                    .map_err(inference_failed)?;
+                request.set_tensor(input, &t).map_err(inference_failed)?;
+                tensors.push(t);
+            }
+            log::debug!(
+                "OpenVINO compiled segment {name} for {:?} in {} ms",
+                shapes.first(),
+                started.elapsed().as_millis()
+            );
+            self.compiled.insert(
+                name.to_string(),
+                CompiledSegment {
+                    shapes,
+                    _model: compiled,
+                    request,
+                    inputs: tensors,
+                },
+            );
+        }
+        let c = self.compiled.get_mut(name).expect("compiled above");
+        for ((_, value), tensor) in inputs.iter().zip(c.inputs.iter_mut()) {
+            match value {
+                TileInput::U8(data, _) => tensor
+                    .get_data_mut::<u8>()
+                    .map_err(inference_failed)?
+                    .copy_from_slice(data),
+                TileInput::F32(data, _) => tensor
+                    .get_data_mut::<f32>()
+                    .map_err(inference_failed)?
+                    .copy_from_slice(data),
+            }
+        }
+        c.request.infer().map_err(inference_failed)?;
+        for (k, output) in outputs.iter().enumerate() {
+            let tensor = c.request.get_tensor(output).map_err(inference_failed)?;
+            let shape = tensor.get_shape().map_err(inference_failed)?;
+            let dims = shape.get_dimensions();
+            match tensor.get_element_type().map_err(inference_failed)? {
+                ElementType::U8 => take(
+                    k,
+                    TileOutput::U8(tensor.get_data::<u8>().map_err(inference_failed)?, dims),
+                )?,
+                _ => take(
+                    k,
+                    TileOutput::F32(tensor.get_data::<f32>().map_err(inference_failed)?, dims),
+                )?,
+            }
+        }
+        Ok(())
     }
 }
 

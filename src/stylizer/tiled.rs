@@ -31,6 +31,7 @@ use crate::providers::Device;
 use crate::style::{StyleEmbedding, EMBEDDING_DIM};
 use crate::tensor::reflect;
 
+use super::openvino::OpenVinoSegments;
 use super::{session, StylizeError};
 
 const MAGIC: &[u8; 8] = b"BWTILES1";
@@ -327,31 +328,113 @@ struct Sink {
     sums: Option<Vec<f64>>,
 }
 
-/// Runs the segments of a bundle, its sessions built on first use.
+/// One input of a segment's run: its data and NCHW (or NHWC for pixels) shape.
+pub(super) enum TileInput<'a> {
+    U8(&'a [u8], [usize; 4]),
+    F32(&'a [f32], [usize; 4]),
+}
+
+impl TileInput<'_> {
+    pub(super) fn shape(&self) -> [usize; 4] {
+        match self {
+            TileInput::U8(_, s) | TileInput::F32(_, s) => *s,
+        }
+    }
+}
+
+/// One output of a segment's run, with its shape.
+pub(super) enum TileOutput<'a> {
+    U8(&'a [u8], &'a [i64]),
+    F32(&'a [f32], &'a [i64]),
+}
+
+/// What runs the segments: ONNX Runtime sessions (CPU or GPU), or OpenVINO for
+/// `--device openvino`, each built on first use.
+pub(super) enum Runner {
+    Ort {
+        sessions: HashMap<String, Session>,
+        device: Device,
+        precision: Precision,
+        threads: Option<usize>,
+    },
+    OpenVino(OpenVinoSegments),
+}
+
+impl Runner {
+    pub(super) fn ort(device: Device, precision: Precision, threads: Option<usize>) -> Self {
+        Runner::Ort {
+            sessions: HashMap::new(),
+            device,
+            precision,
+            threads,
+        }
+    }
+
+    /// Runs segment `name` on `inputs` and hands each of `outputs` to `take`.
+    fn run(
+        &mut self,
+        bundle: &Bundle,
+        name: &str,
+        inputs: &[(&str, TileInput)],
+        outputs: &[String],
+        take: &mut dyn FnMut(usize, TileOutput) -> Result<(), StylizeError>,
+    ) -> Result<(), StylizeError> {
+        let (sessions, device, precision, threads) = match self {
+            Runner::OpenVino(ov) => {
+                return ov.run(name, bundle.segment_bytes(name), inputs, outputs, take)
+            }
+            Runner::Ort {
+                sessions,
+                device,
+                precision,
+                threads,
+            } => (sessions, *device, *precision, *threads),
+        };
+        if !sessions.contains_key(name) {
+            let model = ModelBytes {
+                origin: format!("{}#{name}", bundle.model.origin),
+                bytes: Cow::Owned(bundle.segment_bytes(name).to_vec()),
+            };
+            let s = session(&model, threads, device, precision, "tiled transformation")?;
+            sessions.insert(name.to_string(), s);
+        }
+        let session = sessions.get_mut(name).expect("built above");
+        let mut feed: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
+        for (input, value) in inputs {
+            let value: SessionInputValue = match value {
+                TileInput::U8(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
+                TileInput::F32(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
+            };
+            feed.push((input, value));
+        }
+        let results = session.run(feed)?;
+        for (k, output) in outputs.iter().enumerate() {
+            let value = &results[output.as_str()];
+            if let Ok((shape, data)) = value.try_extract_tensor::<u8>() {
+                take(k, TileOutput::U8(data, shape))?;
+            } else {
+                let (shape, data) = value.try_extract_tensor::<f32>()?;
+                take(k, TileOutput::F32(data, shape))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the segments of a bundle.
 pub(super) struct Tiler {
     bundle: Bundle,
-    sessions: HashMap<String, Session>,
-    device: Device,
-    precision: Precision,
-    threads: Option<usize>,
+    runner: Runner,
     /// Scratch for one window of each input, reused between tiles.
     scratch: Vec<Vec<f32>>,
     pixels: Vec<u8>,
 }
 
 impl Tiler {
-    pub(super) fn new(
-        bundle: Bundle,
-        device: Device,
-        precision: Precision,
-        threads: Option<usize>,
-    ) -> Self {
+    pub(super) fn new(bundle: Bundle, runner: Runner) -> Self {
         Tiler {
             bundle,
-            sessions: HashMap::new(),
-            device,
-            precision,
-            threads,
+            runner,
             scratch: Vec::new(),
             pixels: Vec::new(),
         }
@@ -448,7 +531,6 @@ impl Tiler {
                 .filter(|n| *n != CONTENT && last_use.get(n.as_str()) == Some(&i))
                 .cloned()
                 .collect();
-            self.ensure_session(&seg_name)?;
             if self.scratch.len() < inputs.len() {
                 self.scratch.resize_with(inputs.len(), Vec::new);
             }
@@ -474,32 +556,30 @@ impl Tiler {
                             }
                         }
                     }
-                    let mut feed: Vec<(String, SessionInputValue)> = Vec::with_capacity(8);
+                    let mut feed: Vec<(&str, TileInput)> = Vec::with_capacity(8);
                     for (k, (name, c, f)) in inputs.iter().enumerate() {
                         let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
-                        let value: SessionInputValue = if name == CONTENT {
-                            TensorRef::from_array_view(([1, h, w, 3], &self.pixels[..]))?.into()
-                        } else {
-                            TensorRef::from_array_view(([1, *c, h, w], &self.scratch[k][..]))?
-                                .into()
-                        };
-                        feed.push((name.clone(), value));
+                        feed.push((
+                            name,
+                            if name == CONTENT {
+                                TileInput::U8(&self.pixels, [1, h, w, 3])
+                            } else {
+                                TileInput::F32(&self.scratch[k], [1, *c, h, w])
+                            },
+                        ));
                     }
                     for s in &stat_inputs {
                         let v = &known[s];
-                        let value = TensorRef::from_array_view(([1, v.len(), 1, 1], &v[..]))?;
-                        feed.push((s.clone(), value.into()));
+                        feed.push((s, TileInput::F32(v, [1, v.len(), 1, 1])));
                     }
                     if embedding {
-                        let value = TensorRef::from_array_view((
-                            [1, 1, 1, EMBEDDING_DIM],
-                            style.as_slice(),
-                        ))?;
-                        feed.push(("style_embedding".into(), value.into()));
+                        feed.push((
+                            "style_embedding",
+                            TileInput::F32(style.as_slice(), [1, 1, 1, EMBEDDING_DIM]),
+                        ));
                     }
-                    let session = self.sessions.get_mut(&seg_name).expect("built above");
-                    let outputs = session.run(feed)?;
-                    for (sink, name) in sinks.iter_mut().zip(&output_names) {
+                    let mut take = |k: usize, value: TileOutput| {
+                        let sink = &mut sinks[k];
                         let so = sink.factor;
                         // The tile's own region within the window, at the output's resolution.
                         let region = Region {
@@ -512,19 +592,23 @@ impl Tiler {
                             oy: y0 * so,
                             ox: x0 * so,
                         };
-                        let value = &outputs[name.as_str()];
-                        if sink.picture {
-                            let (shape, px) = value.try_extract_tensor::<u8>()?;
-                            check_shape(shape, &[1, region.wh as i64, region.ww as i64, 3])?;
-                            write_picture(px, &region, out);
-                        } else {
-                            let (shape, v) = value.try_extract_tensor::<f32>()?;
-                            let want =
-                                [1, sink.channels as i64, region.wh as i64, region.ww as i64];
-                            check_shape(shape, &want)?;
-                            sink.take(v, &region, wq * so);
+                        match (sink.picture, value) {
+                            (true, TileOutput::U8(px, shape)) => {
+                                check_shape(shape, &[1, region.wh as i64, region.ww as i64, 3])?;
+                                write_picture(px, &region, out);
+                            }
+                            (false, TileOutput::F32(v, shape)) => {
+                                let want =
+                                    [1, sink.channels as i64, region.wh as i64, region.ww as i64];
+                                check_shape(shape, &want)?;
+                                sink.take(v, &region, wq * so);
+                            }
+                            _ => return Err(wrong_type()),
                         }
-                    }
+                        Ok(())
+                    };
+                    self.runner
+                        .run(&self.bundle, &seg_name, &feed, &output_names, &mut take)?;
                 }
             }
             let header = &self.bundle.header;
@@ -548,24 +632,6 @@ impl Tiler {
             for name in frees {
                 kept.remove(&name);
             }
-        }
-        Ok(())
-    }
-
-    fn ensure_session(&mut self, name: &str) -> Result<(), StylizeError> {
-        if !self.sessions.contains_key(name) {
-            let model = ModelBytes {
-                origin: format!("{}#{name}", self.bundle.model.origin),
-                bytes: Cow::Owned(self.bundle.segment_bytes(name).to_vec()),
-            };
-            let s = session(
-                &model,
-                self.threads,
-                self.device,
-                self.precision,
-                "tiled transformation",
-            )?;
-            self.sessions.insert(name.to_string(), s);
         }
         Ok(())
     }
@@ -615,6 +681,14 @@ impl Sink {
             }
         }
     }
+}
+
+fn wrong_type() -> StylizeError {
+    StylizeError::Model(ModelError::Invalid {
+        path: "tiled transformation".into(),
+        role: "tiled transformation",
+        reason: "a segment gave pixels where activations belong, or the reverse".into(),
+    })
 }
 
 fn check_shape(shape: &[i64], want: &[i64]) -> Result<(), StylizeError> {

@@ -634,7 +634,8 @@ fn more_threads_than_the_machine_can_use_are_refused() {
 }
 
 /// Out of memory is one error with one exit status (2: a smaller size avoids it) in every
-/// command, on one line. `ulimit -v` makes ONNX Runtime's allocation fail.
+/// command, on one line. `ulimit -v` makes ONNX Runtime's allocation fail; the budget is
+/// raised so that the picture runs untiled (tiled, it fits: see `tiling`).
 #[test]
 fn out_of_memory_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -653,10 +654,11 @@ fn out_of_memory_is_one_clear_error() {
             .output()
             .unwrap()
     };
-    let out = limited("stylize big.png --style towers -o out.png");
+    let out = limited("stylize big.png --style towers -o out.png --memory-budget 64GiB");
     assert_fails_cleanly(&out, 2, "not enough memory");
-    let out =
-        limited("live --source pattern --size 3000x3000 --frames 1 --headless --style towers");
+    let out = limited(
+        "live --source pattern --size 3000x3000 --frames 1 --headless --style towers --memory-budget 64GiB",
+    );
     assert_fails_cleanly(&out, 2, "not enough memory");
     assert!(!dir.path().join("out.png").exists());
 }

@@ -13,4 +13,5 @@ mod runtime;
 mod style_language;
 mod style_space;
 mod stylize;
+mod tiling;
 mod video;

@@ -1,0 +1,297 @@
+//! Pictures over the memory budget run in tiles with the whole picture's statistics: the same
+//! picture as untiled, no seams, with every part of the style language, and clear refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::RgbImage;
+
+use crate::util::*;
+
+/// A 1001x747 crop of an example photo: not a multiple of 4, so the reflect padding at the
+/// right and bottom edges is part of every tiled run.
+fn odd_photo(dir: &Path) -> PathBuf {
+    let photo = load(&example("content/picabo_lava.jpg"));
+    let big = image::imageops::resize(&photo, 1001, 751, image::imageops::FilterType::Triangle);
+    let crop = image::imageops::crop_imm(&big, 0, 2, 1001, 747).to_image();
+    let path = dir.join("odd.png");
+    crop.save(&path).unwrap();
+    path
+}
+
+/// Runs `stylize` and returns the picture and the -v lines.
+fn stylize_verbose(dir: &Path, name: &str, content: &Path, extra: &[&str]) -> (RgbImage, String) {
+    let out_path = dir.join(name);
+    let out = Command::new(bin())
+        .arg("stylize")
+        .arg(content)
+        .arg("-o")
+        .arg(&out_path)
+        .arg("-v")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    (load(&out_path), stderr(&out))
+}
+
+/// Mean absolute difference over all channels, and over the pixels within 4 px of a tile
+/// border (where a seam would show), in 8-bit units; and the largest difference.
+fn differences(a: &RgbImage, b: &RgbImage, tile: u32) -> (f64, f64, u8) {
+    assert_eq!(a.dimensions(), b.dimensions());
+    // Tile borders lie at multiples of `tile` inside the picture.
+    let near_border = |v: u32, n: u32| {
+        let m = v % tile;
+        (m < 4 && v >= tile) || (m >= tile - 4 && v + (tile - m) < n)
+    };
+    let (w, h) = a.dimensions();
+    let (mut all, mut n_all, mut border, mut n_border, mut max) = (0f64, 0f64, 0f64, 0f64, 0u8);
+    for (x, y, p) in a.enumerate_pixels() {
+        let q = b.get_pixel(x, y);
+        let on_border = near_border(x, w) || near_border(y, h);
+        for c in 0..3 {
+            let d = p[c].abs_diff(q[c]);
+            max = max.max(d);
+            all += f64::from(d);
+            n_all += 1.0;
+            if on_border {
+                border += f64::from(d);
+                n_border += 1.0;
+            }
+        }
+    }
+    (all / n_all, border / n_border, max)
+}
+
+fn assert_same_picture(tiled: &RgbImage, whole: &RgbImage, tile: u32, what: &str) {
+    let (mean, border, max) = differences(tiled, whole, tile);
+    eprintln!("{what}: tiled vs untiled: mean {mean:.4}/255, within 4 px of a tile border {border:.4}/255, max {max}");
+    // Measured 0.04/255 (the fp16 rounding of the activations kept between segments); naive
+    // tiles, each with its own statistics, differ by several /255.
+    assert!(mean < 0.25, "{what}: mean difference {mean}");
+    assert!(max <= 3, "{what}: max difference {max}");
+    assert!(
+        border < 1.5 * mean + 0.05,
+        "{what}: a seam: {border} at tile borders vs {mean}"
+    );
+}
+
+#[test]
+fn a_picture_over_the_budget_runs_in_tiles_and_gives_the_untiled_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let (whole, log) = stylize_verbose(dir.path(), "whole.png", &photo, &["-s", "towers"]);
+    assert!(log.contains("1001x747: untiled"), "{log}");
+    let budget = [
+        "-s",
+        "towers",
+        "--memory-budget",
+        "200MiB",
+        "--tile-size",
+        "128",
+    ];
+    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &budget);
+    assert!(
+        log.contains("1001x747: in 48 tiles of 128x128 px (fp32 segments"),
+        "{log}"
+    );
+    assert_same_picture(&tiled, &whole, 128, "fp32");
+}
+
+#[test]
+fn tiles_keep_blends_strength_and_preserved_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let look = [
+        "-s",
+        "towers",
+        "-s",
+        "bricks",
+        "--weights",
+        "0.7,0.3",
+        "--strength",
+        "0.6",
+        "--preserve-color",
+    ];
+    let (whole, _) = stylize_verbose(dir.path(), "whole.png", &photo, &look);
+    let tiled_args: Vec<&str> = look
+        .iter()
+        .copied()
+        .chain(["--memory-budget", "200MiB", "--tile-size", "192"])
+        .collect();
+    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    assert!(log.contains("tiles of 192x192 px"), "{log}");
+    assert_same_picture(&tiled, &whole, 192, "blend");
+}
+
+#[test]
+fn fp16_runs_in_tiles_of_its_own_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let args = ["-s", "towers", "--device", "cpu", "--precision", "fp16"];
+    let (whole, _) = stylize_verbose(dir.path(), "whole.png", &photo, &args);
+    let tiled_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--memory-budget", "260MiB", "--tile-size", "256"])
+        .collect();
+    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    assert!(log.contains("(fp16 segments"), "{log}");
+    assert_same_picture(&tiled, &whole, 256, "fp16");
+}
+
+/// The process really stays small: under an address-space limit that an untiled 3000x3000
+/// run cannot live with, the default budget tiles it and it succeeds.
+#[test]
+fn a_picture_too_large_for_memory_untiled_succeeds_in_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.png");
+    RgbImage::from_fn(3000, 3000, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x ^ y) % 256) as u8])
+    })
+    .save(&big)
+    .unwrap();
+    let limited = |args: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 1500000 && exec \"$0\" {args}"))
+            .arg(bin())
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out =
+        limited("stylize big.png --style towers --device cpu -o whole.png --memory-budget 64GiB");
+    assert_fails_cleanly(&out, 2, "not enough memory");
+    let out = limited("stylize big.png --style towers --device cpu -o tiled.png -v");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("3000x3000: in 144 tiles of 256x256 px"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        load(&dir.path().join("tiled.png")).dimensions(),
+        (3000, 3000)
+    );
+}
+
+#[test]
+fn budgets_and_tile_sizes_are_checked() {
+    let photo = data("content_333x250.png");
+    let bad = |extra: &[&str], needle: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(bin())
+            .arg("stylize")
+            .arg(&photo)
+            .args(["-s", "towers", "-o"])
+            .arg(dir.path().join("x.png"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{extra:?} should mention {needle:?}: {err}"
+        );
+        assert!(!dir.path().join("x.png").exists());
+    };
+    bad(&["--memory-budget", "512"], "has no unit");
+    bad(&["--memory-budget", "1.5XB"], "unknown unit");
+    bad(&["--memory-budget", "lots"], "is not a size");
+    bad(&["--tile-size", "102"], "multiple of 4");
+    bad(&["--tile-size", "32"], "from 64");
+}
+
+/// A budget given on the command line is kept: a picture that cannot fit it, even in tiles,
+/// is refused before anything runs, and the int8 network, which cannot run in tiles, is
+/// refused over a budget it would exceed.
+#[test]
+fn a_budget_that_cannot_be_kept_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(bin())
+            .arg("stylize")
+            .arg(&photo)
+            .args(["-s", "towers", "-o"])
+            .arg(out.join("x.png"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_user_error(
+        &run(&["--memory-budget", "100MiB"]),
+        "raise --memory-budget",
+        &out,
+    );
+    assert_user_error(
+        &run(&[
+            "--memory-budget",
+            "200MiB",
+            "--device",
+            "cpu",
+            "--precision",
+            "int8",
+        ]),
+        "the int8 network cannot run in tiles",
+        &out,
+    );
+}
+
+/// On OpenVINO the segments run there too (compiled once per window shape), in its precision.
+#[test]
+fn openvino_runs_the_segments_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let cpu = ["-s", "towers", "--device", "cpu"];
+    let (whole, _) = stylize_verbose(dir.path(), "whole.png", &photo, &cpu);
+    let ov = [
+        "-s",
+        "towers",
+        "--device",
+        "openvino",
+        "--precision",
+        "fp32",
+        "--memory-budget",
+        "200MiB",
+        "--tile-size",
+        "128",
+    ];
+    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &ov);
+    assert!(log.contains("OpenVINO compiled segment contract"), "{log}");
+    assert!(log.contains("1001x747: in 48 tiles of 128x128 px"), "{log}");
+    assert_same_picture(&tiled, &whole, 128, "openvino fp32");
+    if !crate::devices::cpu_has_bf16() {
+        skip_visibly(
+            "openvino_runs_the_segments_too (bf16)",
+            "this CPU has neither AVX-512 BF16 nor AMX",
+        );
+        return;
+    }
+    let bf16 = [
+        "-s",
+        "towers",
+        "--device",
+        "openvino",
+        "--precision",
+        "bf16",
+    ];
+    let (whole, _) = stylize_verbose(dir.path(), "whole16.png", &photo, &bf16);
+    let tiled_args: Vec<&str> = bf16
+        .iter()
+        .copied()
+        .chain(["--memory-budget", "200MiB", "--tile-size", "128"])
+        .collect();
+    let (tiled, _) = stylize_verbose(dir.path(), "tiled16.png", &photo, &tiled_args);
+    let (mean, border, max) = differences(&tiled, &whole, 128);
+    eprintln!(
+        "openvino bf16: tiled vs untiled: mean {mean:.4}/255, border {border:.4}/255, max {max}"
+    );
+    // bf16 rounds each segment's activations where the untiled run rounds them too, but not
+    // at the same places: a looser bound than fp32's, still far from naive tiling's.
+    assert!(mean < 1.0 && border < 1.5 * mean + 0.1, "{mean} {border}");
+}
