@@ -86,8 +86,8 @@ pub struct EngineArgs {
 
     /// Pictures whose untiled run would need more memory than this run in tiles, with the
     /// whole picture's statistics (same result, bounded memory): e.g. 1GiB, 800MB, 2.5GiB.
-    /// Default: 1GiB, exceeded rather than refused by a picture that cannot fit it; a budget
-    /// given here is kept, and a picture that cannot fit it is refused.
+    /// Default: 1GiB (4GiB on a GPU), exceeded rather than refused by a picture that cannot fit
+    /// it even in tiles; a budget given here is kept, and such a picture is refused.
     #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
     pub memory_budget: Option<u64>,
 

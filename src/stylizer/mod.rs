@@ -11,7 +11,7 @@ mod tiled;
 mod transformer;
 
 use tiled::{Bundle, Runner, Tiler};
-pub use tiled::{Tiling, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
+pub use tiled::{Tiling, DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
 
 use openvino::OpenVinoTransformer;
 use session::{check_io, session};
@@ -50,8 +50,9 @@ pub struct StylizerOptions {
     /// models lack those).
     pub precision: Option<Precision>,
     /// Pictures whose untiled run would need more memory than this, in bytes, run in tiles.
-    /// `None`: [`DEFAULT_MEMORY_BUDGET`], exceeded rather than refused when no plan fits it;
-    /// a budget given here is kept, and a picture that no plan fits is an error.
+    /// `None`: [`DEFAULT_MEMORY_BUDGET`] ([`DEFAULT_GPU_MEMORY_BUDGET`] on a GPU), exceeded
+    /// rather than refused by a picture that cannot fit it even in tiles; a budget given here
+    /// is kept, and such a picture is an error.
     pub memory_budget: Option<u64>,
     /// The side of a tile in pixels (a multiple of 4; [`DEFAULT_TILE_SIDE`]).
     pub tile_side: u32,
@@ -385,7 +386,10 @@ impl Stylizer {
     /// How a `width x height` picture will run: whole, or in tiles by a plan that fits the
     /// memory budget (loading the tiled segments on the first picture that needs them).
     pub fn tiling_for(&mut self, width: u32, height: u32) -> Result<Tiling, StylizeError> {
-        let budget = self.memory_budget.unwrap_or(DEFAULT_MEMORY_BUDGET);
+        let budget = self.memory_budget.unwrap_or(match self.device() {
+            Device::Cuda(_) | Device::TensorRt(_) => DEFAULT_GPU_MEMORY_BUDGET,
+            _ => DEFAULT_MEMORY_BUDGET,
+        });
         let whole = tiled::whole_estimate(width, height);
         if whole <= budget {
             return Ok(Tiling::Whole { estimate: whole });

@@ -43,18 +43,21 @@ const STRIDE: usize = 4;
 /// The default tile side, in picture pixels (see README, "Large pictures": 256 px runs as fast
 /// as 512 and needs 150 MB less; 1024 is slower and needs 600 MB more, at 3000x3000).
 pub const DEFAULT_TILE_SIDE: u32 = 256;
-/// The default memory budget: pictures whose untiled run would need more are tiled.
+/// The default memory budget on the CPU: pictures whose untiled run would need more are tiled.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
+/// The default on a GPU, whose memory holds the activations: 3840x2160 frames still run whole
+/// (the speed targets are for untiled frames), 24-megapixel photos run in tiles.
+pub const DEFAULT_GPU_MEMORY_BUDGET: u64 = 4 << 30;
 
 /// What the process holds besides the picture's own tensors: the runtime, the networks and
-/// their sessions.
-const BASE_BYTES: u64 = 120 << 20;
+/// their sessions (a 64x64 picture peaks at 46 MB).
+const BASE_BYTES: u64 = 64 << 20;
 /// What ONNX Runtime needs per pixel of an untiled run (padded picture; measured on fp32 at
 /// 1920x1080 and 3000x3000: 190 and 245 bytes a pixel, the larger taken).
 const UNTILED_BYTES_PER_PIXEL: u64 = 250;
-/// What a segment's run needs per pixel of its input window at full resolution (its
-/// activations and im2col buffers; measured with 256, 512 and 1024 px tiles).
-const WINDOW_BYTES_PER_PIXEL: u64 = 1100;
+/// What a segment's run needs per pixel of its window at its finest resolution (its
+/// activations and convolution buffers; measured with 256, 512 and 1024 px tiles: 1.2 KB).
+const WINDOW_BYTES_PER_PIXEL: u64 = 1200;
 
 #[derive(Debug, Deserialize)]
 struct Header {
@@ -228,16 +231,32 @@ impl Header {
         (t.channels * hq * f * wq * f * 2) as u64
     }
 
-    /// The most bytes the kept tensors hold at once.
-    fn peak(&self, hq: usize, wq: usize) -> u64 {
+    /// The most bytes a tiled run holds at once beyond the process and the picture: at each
+    /// stage, the kept tensors alive (its outputs included), the result once its stage has
+    /// begun (the caller's output image is written, so touched, from then on), and what one
+    /// run of the segment needs for its window at the segment's finest resolution.
+    fn peak(&self, hq: usize, wq: usize, tq: usize) -> u64 {
         let last_use = self.last_uses();
         let (mut alive, mut peak) = (0u64, 0u64);
         for (i, st) in self.stages.iter().enumerate() {
-            for o in st.outputs.iter().filter(|o| o.keep && o.tensor != PICTURE) {
-                alive += self.kept_bytes(&o.tensor, hq, wq);
+            let seg = &self.segments[&st.segment];
+            for o in st.outputs.iter().filter(|o| o.keep) {
+                alive += if o.tensor == PICTURE {
+                    (3 * hq * wq * STRIDE * STRIDE) as u64
+                } else {
+                    self.kept_bytes(&o.tensor, hq, wq)
+                };
             }
-            peak = peak.max(alive);
-            for input in &self.segments[&st.segment].inputs {
+            let finest = seg
+                .inputs
+                .iter()
+                .chain(&seg.outputs)
+                .map(|t| STRIDE / self.tensors[t].scale)
+                .max()
+                .unwrap_or(1);
+            let side = |n: usize| ((tq + 2 * seg.halo).min(n) * finest) as u64;
+            peak = peak.max(alive + WINDOW_BYTES_PER_PIXEL * side(hq) * side(wq));
+            for input in &seg.inputs {
                 if input != CONTENT && last_use.get(input.as_str()) == Some(&i) {
                     alive -= self.kept_bytes(input, hq, wq);
                 }
@@ -456,11 +475,8 @@ impl Tiler {
             crate::tensor::padded(width) as usize / STRIDE,
         );
         let tq = (tile_side as usize / STRIDE).max(1);
-        let max_halo = h.segments.values().map(|s| s.halo).max().unwrap_or(0);
-        let win = |n: usize| ((tq + 2 * max_halo).min(n) * STRIDE) as u64;
-        let images = 2 * 3 * u64::from(width) * u64::from(height);
-        let estimate =
-            BASE_BYTES + images + WINDOW_BYTES_PER_PIXEL * win(hq) * win(wq) + h.peak(hq, wq);
+        let content = 3 * u64::from(width) * u64::from(height);
+        let estimate = BASE_BYTES + content + h.peak(hq, wq, tq);
         if strict && estimate > budget {
             return Err(StylizeError::OverBudget {
                 width,
@@ -773,15 +789,19 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_bundles_parse_and_keep_16_bytes_a_pixel_at_most() {
+    fn the_embedded_bundles_parse_and_their_peak_is_what_the_readme_says() {
         for variant in [Precision::Fp32, Precision::Fp16] {
             let set = crate::ModelSet::embedded();
             let b = Bundle::parse(set.tiled_for(variant).expect("embedded")).expect("valid");
-            // 6000x4000: four 32-channel quarter-resolution tensors in fp16 while a residual
-            // block's sum is formed (the previous sum, its second convolution, the new sum, the
-            // next first convolution).
-            let peak = b.header.peak(1000, 1500);
-            assert_eq!(peak, 4 * 32 * 1000 * 1500 * 2, "{variant}");
+            // 6000x4000 in 256 px tiles. While a residual block's sum is formed: four
+            // 32-channel quarter-resolution tensors in fp16 (the previous sum, its second
+            // convolution, the new sum, the next first convolution) and a 66x66 window. While
+            // the last convolution runs: its input at half resolution (16 channels), its
+            // 3-channel output at full resolution, and a full-resolution window of 272x272.
+            let residual = 4 * 32 * 1000 * 1500 * 2 + 1200 * 66 * 66;
+            let expand = 16 * 2000 * 3000 * 2 + 3 * 4000 * 6000 * 2 + 1200 * 272 * 272;
+            let peak = b.header.peak(1000, 1500, 64);
+            assert_eq!(peak, residual.max(expand), "{variant}");
         }
     }
 
