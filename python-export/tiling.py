@@ -2,7 +2,8 @@
 """Cut the transformation network into the segments brushwork runs tile by tile (issue #12).
 
     python3 -m pip install -r python-export/requirements.txt
-    python3 python-export/tiling.py          # writes models/tiled_fp32.bundle, tiled_fp16.bundle
+    python3 python-export/tiling.py   # writes models/tiled_fp32.bundle, tiled_fp16.bundle,
+                                      # tiled_multistyle26.bundle
 
 Why: the network is fully convolutional, but each of its 13 conditional instance norms
 normalises with the mean and variance of its input over the *whole* picture. Tiles that each
@@ -13,16 +14,18 @@ statistics of every tile's own region in float64, and only then runs the next se
 takes the finished mean and variance as inputs. The statistics are exact, not estimated.
 
 The segments come from the committed fp32 and fp16 graphs (models/style_transform_fp32.onnx,
-style_transform_fp16.onnx), with the norms' `moments/mean` and `moments/variance` turned from
+style_transform_fp16.onnx) and the 26-preset network (models/multistyle26.onnx, given the
+float transformers' 8-bit NHWC pixels), with the norms' means and variances turned from
 computed tensors into inputs. Every tensor that crosses a cut is float32 (the fp16 segments cast
 at their edges), so brushwork keeps one kind of buffer.
 
 The stages, in order, each a segment run over every tile; each output is kept (in fp16, until
-the last stage that reads it) or summed into a norm's statistics, or both. Every convolution
-runs once, except the expand part's second one: the full-resolution 8-channel tensor it gives
-is not kept (it would be the largest buffer, 16 bytes a pixel); it runs once for its norm's
-statistics and again inside the segment that gives the last convolution's 3-channel output,
-which is kept. A residual block's sum is computed by the segment after it.
+the last stage that reads it) or summed into a norm's statistics, or both. A residual block's
+sum is computed by the segment after it. Every convolution runs once, except one at full
+resolution whose output would be the largest buffer: in the arbitrary network the expand
+part's second (8 channels), which runs once for its norm's statistics and again inside the
+segment that gives the last convolution's kept 3-channel output; in the multi-style network
+the first (32 channels), which runs again inside the segment that gives the second.
 
 Each bundle is one file: b"BWTILES1", the header's length (u32, little-endian), the header
 (JSON: tensors, norms, segments with their byte ranges, stages), then the segments' ONNX bytes.
@@ -40,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper, shape_inference
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,19 +53,24 @@ QUARTER = 4  # the network's stride: tiles are laid out on the 1/4-resolution gr
 
 
 def norms(model: onnx.ModelProto) -> list[dict]:
-    """Each instance norm, in graph order: its input, its mean and variance tensors, channels."""
+    """Each instance norm, in graph order: its input, its mean and variance tensors, channels.
+    The arbitrary network computes them with GlobalAveragePool (`.../moments/mean_prequant`),
+    the multi-style one with ReduceMean (`.../norm/ReduceMean_output_0`)."""
     producer = {o: n for n in model.graph.node for o in n.output}
     inits = {i.name: i for i in model.graph.initializer}
     found = []
     for n in model.graph.node:
-        if n.op_type == "GlobalAveragePool" and n.output[0].endswith("moments/mean_prequant"):
-            x = n.input[0]
-            conv = producer[x]
-            assert conv.op_type == "Conv", conv.op_type
-            base = n.output[0][: -len("mean_prequant")]
-            found.append({"input": x, "mean": n.output[0], "variance": base + "variance_prequant",
-                          "channels": inits[conv.input[1]].dims[0]})
-    assert len(found) == 13, len(found)
+        out = n.output[0]
+        if n.op_type == "GlobalAveragePool" and out.endswith("moments/mean_prequant"):
+            variance = out[: -len("mean_prequant")] + "variance_prequant"
+        elif n.op_type == "ReduceMean" and out.endswith("/norm/ReduceMean_output_0"):
+            variance = out[: -len("ReduceMean_output_0")] + "ReduceMean_1_output_0"
+        else:
+            continue
+        conv = producer[n.input[0]]
+        assert conv.op_type == "Conv", conv.op_type
+        found.append({"input": n.input[0], "mean": out, "variance": variance,
+                      "channels": inits[conv.input[1]].dims[0]})
     return found
 
 
@@ -141,80 +149,146 @@ def segment(model: onnx.ModelProto, types: dict[str, int], inputs: list[str], ou
     return m
 
 
-def cut_points(model: onnx.ModelProto) -> dict:
-    """The tensors kept between segments besides the norms' inputs."""
-    by_output = {o: n for n in model.graph.node for o in n.output}
-    contract = by_output["transformer/residual/residual1/MirrorPad"].input[0]
-    blocks = [f"transformer/residual/residual{b}/add_prequant" for b in range(1, 6)]
-    for b in blocks:
-        assert b in by_output, b
-    return {"contract": contract, "blocks": blocks}
+def with_u8_nhwc_io(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The multi-style network with the arbitrary one's pixels: uint8 NHWC in and out, rounded as
+    brushwork rounds (clip to 0..1, * 255, + 0.5, truncate), so one executor serves both."""
+    m = copy.deepcopy(model)
+    g = m.graph
+    for n in g.node:
+        n.input[:] = ["content_nchw" if x == "content_image" else x for x in n.input]
+        n.output[:] = ["stylized_nchw" if x == "stylized_image" else x for x in n.output]
+    pre = [helper.make_node("Cast", ["content_image"], ["content_cast"], to=TensorProto.FLOAT),
+           helper.make_node("Div", ["content_cast", "u8_max"], ["content_float"]),
+           helper.make_node("Transpose", ["content_float"], ["content_nchw"], perm=[0, 3, 1, 2])]
+    post = [helper.make_node("Transpose", ["stylized_nchw"], ["stylized_nhwc"], perm=[0, 2, 3, 1]),
+            helper.make_node("Clip", ["stylized_nhwc", "zero_f32", "one_f32"], ["stylized_clipped"]),
+            helper.make_node("Mul", ["stylized_clipped", "u8_max"], ["stylized_scaled"]),
+            helper.make_node("Add", ["stylized_scaled", "half_f32"], ["stylized_rounded"]),
+            helper.make_node("Cast", ["stylized_rounded"], ["stylized_image"], to=TensorProto.UINT8)]
+    nodes = pre + list(g.node) + post
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend([numpy_helper.from_array(np.array(v, np.float32), k) for k, v in
+                          (("u8_max", 255), ("zero_f32", 0), ("one_f32", 1), ("half_f32", 0.5))])
+    content = next(i for i in g.input if i.name == "content_image")
+    content.CopyFrom(helper.make_tensor_value_info("content_image", TensorProto.UINT8, [1, "h", "w", 3]))
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("stylized_image", TensorProto.UINT8, [1, "h", "w", 3]))
+    del g.value_info[:]
+    onnx.checker.check_model(m)
+    return m
+
+
+class Segments:
+    """Collects the segments of a bundle and the stages that run them."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.stats = norms(model)
+        self.fx = fixed(model, self.stats)
+        self.types = elem_types(model)
+        self.x = [s["input"] for s in self.stats]
+        self.channels = {s["input"]: s["channels"] for s in self.stats}
+        self.channels.update({s[k]: s["channels"] for s in self.stats for k in ("mean", "variance")})
+        self.stat_names = {s[k] for s in self.stats for k in ("mean", "variance")}
+        self.style = next(i.name for i in model.graph.input if i.name != "content_image")
+        self.segments: dict[str, dict] = {}
+        self.blobs: list[bytes] = []
+        self.stages: list[dict] = []
+
+    def stage(self, name: str, inputs: list[str], outputs: list[tuple[str, int | None, bool]], halo: int):
+        """A segment and how its outputs are used: (tensor, norm whose statistics it gives, kept).
+        `halo`: how many 1/4-resolution pixels each side of a tile the outputs depend on (their
+        receptive field through the reflect pads, rounded up)."""
+        m = segment(self.fx, self.types, inputs, [o for o, _, _ in outputs], self.channels,
+                    self.stat_names, name)
+        data = m.SerializeToString()
+        self.segments[name] = {
+            "inputs": inputs, "outputs": [o for o, _, _ in outputs], "halo": halo,
+            "stat_inputs": [i.name for i in m.graph.input if i.name not in inputs and i.name != self.style],
+            "embedding": any(i.name == self.style for i in m.graph.input),
+            "bytes": len(data)}
+        self.blobs.append(data)
+        self.stages.append({"segment": name,
+                            "outputs": [{"tensor": o, "stats": n, "keep": keep} for o, n, keep in outputs]})
+
+    def bundle(self, model: onnx.ModelProto, variant: str, scale: dict[str, int]) -> tuple[dict, list[bytes]]:
+        offset = 0
+        for name, data in zip(list(self.segments), self.blobs):
+            self.segments[name]["offset"] = offset
+            offset += len(data)
+        style = next(i for i in model.graph.input if i.name == self.style)
+        header = {
+            "variant": variant,
+            "pixels": "u8",
+            "style_input": self.style,
+            "style_shape": [d.dim_value for d in style.type.tensor_type.shape.dim],
+            "tensors": {t: {"channels": self.channels.get(t, 3), "scale": s} for t, s in scale.items()},
+            "norms": [{"input": s["input"], "mean": s["mean"], "variance": s["variance"],
+                       "channels": s["channels"]} for s in self.stats],
+            "segments": self.segments,
+            "stages": self.stages,
+        }
+        return header, self.blobs
 
 
 def build(model: onnx.ModelProto, variant: str) -> tuple[dict, list[bytes]]:
-    stats = norms(model)
-    cuts = cut_points(model)
-    fx = fixed(model, stats)
-    types = elem_types(model)
-    x = [s["input"] for s in stats]
-    channels = {s["input"]: s["channels"] for s in stats}
-    channels.update({s[k]: s["channels"] for s in stats for k in ("mean", "variance")})
-    stat_names = {s[k] for s in stats for k in ("mean", "variance")}
-    channels[cuts["contract"]] = 32
-    channels.update({b: 32 for b in cuts["blocks"]})
-    # Where each tensor lives: the downsampling factor of the padded picture.
-    scale = {cuts["contract"]: 4, **{b: 4 for b in cuts["blocks"]}, **{t: 4 for t in x[:10]},
-             x[10]: 2, x[11]: 1, x[12]: 1, "content_image": 1, "stylized_image": 1}
-
-    segments: dict[str, dict] = {}
-    blobs: list[bytes] = []
-    stages: list[dict] = []
-
-    def stage(name: str, inputs: list[str], outputs: list[tuple[str, int | None, bool]], halo: int):
-        """A segment and how its outputs are used: (tensor, norm whose statistics it gives, kept)."""
-        m = segment(fx, types, inputs, [o for o, _, _ in outputs], channels, stat_names, name)
-        data = m.SerializeToString()
-        segments[name] = {"inputs": inputs, "outputs": [o for o, _, _ in outputs], "halo": halo,
-                          "stat_inputs": [i.name for i in m.graph.input
-                                          if i.name not in inputs and i.name != "style_embedding"],
-                          "embedding": any(i.name == "style_embedding" for i in m.graph.input),
-                          "bytes": len(data)}
-        blobs.append(data)
-        stages.append({"segment": name,
-                       "outputs": [{"tensor": o, "stats": n, "keep": keep} for o, n, keep in outputs]})
-
-    # Halo: how many 1/4-resolution pixels each side of a tile the segment's outputs depend on
-    # (their receptive field through the reflect pads, rounded up). A residual block's sum is
-    # computed by the segment after it, which reads both of its terms: one pass fewer.
-    stage("contract", ["content_image"], [(cuts["contract"], None, True)], 2)
-    stage("block1.conv1", [cuts["contract"]], [(x[0], 0, True)], 1)
-    stage("block1.conv2", [x[0]], [(x[1], 1, True)], 1)
-    before = cuts["contract"]
+    """The arbitrary network (13 norms): contract (no norm) to 1/4 resolution, five residual
+    blocks, expand. A residual block's sum is formed by the segment after it, which reads both
+    of its terms: one pass fewer."""
+    seg = Segments(model)
+    x = seg.x
+    assert len(x) == 13, len(x)
+    by_output = {o: n for n in model.graph.node for o in n.output}
+    contract = by_output["transformer/residual/residual1/MirrorPad"].input[0]
+    blocks = [f"transformer/residual/residual{b}/add_prequant" for b in range(1, 6)]
+    seg.channels.update({contract: 32, **{b: 32 for b in blocks}})
+    seg.stage("contract", ["content_image"], [(contract, None, True)], 2)
+    seg.stage("block1.conv1", [contract], [(x[0], 0, True)], 1)
+    seg.stage("block1.conv2", [x[0]], [(x[1], 1, True)], 1)
+    before = contract
     for b in range(1, 5):
         n1, n2 = 2 * b, 2 * b + 1
-        stage(f"block{b + 1}.conv1", [before, x[n1 - 1]], [(cuts["blocks"][b - 1], None, True), (x[n1], n1, True)], 1)
-        stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1)
-        before = cuts["blocks"][b - 1]
-    stage("expand1", [before, x[9]], [(x[10], 10, True)], 1)
-    stage("expand2", [x[10]], [(x[11], 11, False)], 1)
-    stage("expand3", [x[10]], [(x[12], 12, True)], 2)
-    stage("picture", [x[12]], [("stylized_image", None, True)], 0)
-    offset = 0
-    for name, data in zip(list(segments), blobs):
-        segments[name]["offset"] = offset
-        offset += len(data)
+        seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]], [(blocks[b - 1], None, True), (x[n1], n1, True)], 1)
+        seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1)
+        before = blocks[b - 1]
+    seg.stage("expand1", [before, x[9]], [(x[10], 10, True)], 1)
+    seg.stage("expand2", [x[10]], [(x[11], 11, False)], 1)
+    seg.stage("expand3", [x[10]], [(x[12], 12, True)], 2)
+    seg.stage("picture", [x[12]], [("stylized_image", None, True)], 0)
+    scale = {contract: 4, **{b: 4 for b in blocks}, **{t: 4 for t in x[:10]},
+             x[10]: 2, x[11]: 1, x[12]: 1, "content_image": 1, "stylized_image": 1}
+    return seg.bundle(model, variant, scale)
 
-    pixels = "u8" if model.graph.input[0].type.tensor_type.elem_type == TensorProto.UINT8 else "f32"
-    header = {
-        "variant": variant,
-        "pixels": pixels,
-        "tensors": {t: {"channels": channels.get(t, 3), "scale": s} for t, s in scale.items()},
-        "norms": [{"input": s["input"], "mean": s["mean"], "variance": s["variance"],
-                   "channels": s["channels"]} for s in stats],
-        "segments": segments,
-        "stages": stages,
-    }
-    return header, blobs
+
+def build_multistyle(model: onnx.ModelProto) -> tuple[dict, list[bytes]]:
+    """The multi-style network (18 norms): three norms in the contract part, the first at full
+    resolution with 32 channels (too large to keep: it runs once for its statistics and again
+    in the segment that gives the second, whose half-resolution output is kept), six residual
+    blocks, expand."""
+    model = with_u8_nhwc_io(model)
+    seg = Segments(model)
+    x = seg.x
+    assert len(x) == 18, len(x)
+    adds = ["/Add_output_0"] + [f"/Add_{k}_output_0" for k in range(1, 6)]
+    seg.channels.update({a: 32 for a in adds})
+    seg.stage("contract1", ["content_image"], [(x[0], 0, False)], 1)
+    seg.stage("contract2", ["content_image"], [(x[1], 1, True)], 2)
+    seg.stage("contract3", [x[1]], [(x[2], 2, True)], 1)
+    seg.stage("block1.conv1", [x[2]], [(x[3], 3, True)], 1)
+    seg.stage("block1.conv2", [x[3]], [(x[4], 4, True)], 1)
+    before = x[2]
+    for b in range(1, 6):
+        n1, n2 = 3 + 2 * b, 4 + 2 * b
+        seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]], [(adds[b - 1], None, True), (x[n1], n1, True)], 1)
+        seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1)
+        before = adds[b - 1]
+    seg.stage("expand1", [before, x[14]], [(x[15], 15, True)], 1)
+    seg.stage("expand2", [x[15]], [(x[16], 16, True)], 1)
+    seg.stage("expand3", [x[16]], [(x[17], 17, True)], 1)
+    seg.stage("picture", [x[17]], [("stylized_image", None, True)], 0)
+    scale = {x[0]: 1, x[1]: 2, **{t: 4 for t in x[2:15]}, **{a: 4 for a in adds},
+             x[15]: 2, x[16]: 1, x[17]: 1, "content_image": 1, "stylized_image": 1}
+    return seg.bundle(model, "multistyle", scale)
 
 
 def pack(header: dict, blobs: list[bytes]) -> bytes:
@@ -260,7 +334,7 @@ def run_tiled(header: dict, models: dict[str, bytes], content: np.ndarray, emb: 
                 a1, b1 = min(hq, y1 + halo), min(wq, x1 + halo)
                 feed = {k: known[k] for k in seg["stat_inputs"]}
                 if seg["embedding"]:
-                    feed["style_embedding"] = emb
+                    feed[header["style_input"]] = emb
                 for name in seg["inputs"]:
                     f = QUARTER // tensors[name]["scale"]
                     buf = buffers[name]
@@ -294,15 +368,20 @@ def run_tiled(header: dict, models: dict[str, bytes], content: np.ndarray, emb: 
     return picture
 
 
-def check(model_path: Path, header: dict, models: dict[str, bytes]) -> None:
-    """The tiled run against the untiled network on an example photo with sensor noise."""
+def check(header: dict, models: dict[str, bytes], untiled) -> None:
+    """The tiled run against the untiled network on an example photo with sensor noise.
+    `untiled(content, style) -> picture` runs the whole network."""
     im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((720, 544))
     x = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (544, 720, 3))
     content = np.clip(x, 0, 255).astype(np.uint8)[None]
-    style = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
-    emb = np.array(style, dtype=np.float32).reshape(1, 1, 1, 100)
-    ref = session(model_path.read_bytes()).run(None, {"content_image": content, "style_embedding": emb})[0]
-    out = run_tiled(header, models, content, emb, tile_q=40)
+    if header["style_input"] == "style_weights":
+        style = np.zeros(26, np.float32)
+        style[[3, 12]] = 0.5
+    else:
+        embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
+        style = np.array(embedding, dtype=np.float32).reshape(1, 1, 1, 100)
+    ref = untiled(content, style)
+    out = run_tiled(header, models, content, style, tile_q=40)
     d = np.abs(out.astype(np.float64) - ref.astype(np.float64))
     print(f"  {header['variant']}: 720x544 in 160 px tiles vs untiled: mean {d.mean():.4f}/255, max {d.max():.0f}")
     if d.mean() > 0.1 or d.max() > 8:
@@ -313,15 +392,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-check", action="store_true", help="write the bundles without checking them")
     args = ap.parse_args()
-    for variant in ("fp32", "fp16"):
-        path = MODELS / f"style_transform_{variant}.onnx"
-        header, blobs = build(onnx.load(path), variant)
+    for variant in ("fp32", "fp16", "multistyle"):
+        if variant == "multistyle":
+            path = MODELS / "multistyle26.onnx"
+            header, blobs = build_multistyle(onnx.load(path))
+            out = MODELS / "tiled_multistyle26.bundle"
+
+            def untiled(content, weights, sess=session(path.read_bytes())):
+                nchw = (content.astype(np.float32) / 255).transpose(0, 3, 1, 2)
+                y = sess.run(None, {"content_image": nchw, "style_weights": weights})[0]
+                return (np.clip(y, 0, 1).transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
+        else:
+            path = MODELS / f"style_transform_{variant}.onnx"
+            header, blobs = build(onnx.load(path), variant)
+            out = MODELS / f"tiled_{variant}.bundle"
+
+            def untiled(content, emb, sess=session(path.read_bytes())):
+                return sess.run(None, {"content_image": content, "style_embedding": emb})[0]
         data = pack(header, blobs)
-        out = MODELS / f"tiled_{variant}.bundle"
         out.write_bytes(data)
         print(f"wrote {out.relative_to(ROOT)}: {len(header['segments'])} segments, {len(data) / 1e6:.2f} MB")
         if not args.no_check:
-            check(path, *unpack(data))
+            check(*unpack(data), untiled)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ pub const TRANSFORM_FP16_FILE: &str = "style_transform_fp16.onnx";
 pub const TILED_FP32_FILE: &str = "tiled_fp32.bundle";
 /// The fp16 variant cut into segments for pictures run in tiles.
 pub const TILED_FP16_FILE: &str = "tiled_fp16.bundle";
+/// The multi-style network cut into segments for pictures run in tiles.
+pub const TILED_MULTISTYLE_FILE: &str = "tiled_multistyle26.bundle";
 
 /// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
 pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
@@ -33,6 +35,7 @@ static EMBEDDED_TRANSFORM_FP32: &[u8] = include_bytes!("../models/style_transfor
 static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transform_fp16.onnx");
 static EMBEDDED_TILED_FP32: &[u8] = include_bytes!("../models/tiled_fp32.bundle");
 static EMBEDDED_TILED_FP16: &[u8] = include_bytes!("../models/tiled_fp16.bundle");
+static EMBEDDED_TILED_MULTISTYLE: &[u8] = include_bytes!("../models/tiled_multistyle26.bundle");
 
 /// Which variant of the transformation network runs.
 ///
@@ -150,6 +153,8 @@ pub struct ModelSet {
     pub tiled_fp32: Option<ModelBytes>,
     /// The fp16 variant's segments for tiled pictures; `None` when a models directory lacks it.
     pub tiled_fp16: Option<ModelBytes>,
+    /// The multi-style network's segments; `None` when a models directory lacks them.
+    pub tiled_multistyle: Option<ModelBytes>,
 }
 
 impl ModelSet {
@@ -167,6 +172,7 @@ impl ModelSet {
             multistyle: Some(embedded(MULTISTYLE_FILE, EMBEDDED_MULTISTYLE)),
             tiled_fp32: Some(embedded(TILED_FP32_FILE, EMBEDDED_TILED_FP32)),
             tiled_fp16: Some(embedded(TILED_FP16_FILE, EMBEDDED_TILED_FP16)),
+            tiled_multistyle: Some(embedded(TILED_MULTISTYLE_FILE, EMBEDDED_TILED_MULTISTYLE)),
         }
     }
 
@@ -197,6 +203,7 @@ impl ModelSet {
             multistyle: optional(MULTISTYLE_FILE)?,
             tiled_fp32: optional(TILED_FP32_FILE)?,
             tiled_fp16: optional(TILED_FP16_FILE)?,
+            tiled_multistyle: optional(TILED_MULTISTYLE_FILE)?,
         })
     }
 

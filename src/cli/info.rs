@@ -69,6 +69,18 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         ("transformation (fp32)", models.transform_fp32.as_ref()),
         ("transformation (fp16)", models.transform_fp16.as_ref()),
         ("multi-style (presets)", models.multistyle.as_ref()),
+        (
+            "tiled (fp32, for large pictures)",
+            models.tiled_fp32.as_ref(),
+        ),
+        (
+            "tiled (fp16, for large pictures)",
+            models.tiled_fp16.as_ref(),
+        ),
+        (
+            "tiled (presets, for large pictures)",
+            models.tiled_multistyle.as_ref(),
+        ),
     ] {
         match model {
             Some(model) => {

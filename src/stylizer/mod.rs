@@ -10,7 +10,7 @@ mod session;
 mod tiled;
 mod transformer;
 
-use tiled::{Bundle, Runner, Tiler};
+use tiled::{Bundle, Network, Runner, Tiler};
 pub use tiled::{Tiling, DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
 
 use openvino::OpenVinoTransformer;
@@ -193,6 +193,8 @@ pub struct Stylizer {
     tile_side: u32,
     /// The segments for tiled pictures, loaded on the first picture over the budget.
     tiler: Option<Tiler>,
+    /// The presets' network's segments, likewise.
+    preset_tiler: Option<Tiler>,
     /// How the last picture ran.
     last_tiling: Option<Tiling>,
 }
@@ -263,6 +265,7 @@ impl Stylizer {
             memory_budget: options.memory_budget,
             tile_side: (options.tile_side / 4 * 4).max(16),
             tiler: None,
+            preset_tiler: None,
             last_tiling: None,
         })
     }
@@ -364,7 +367,7 @@ impl Stylizer {
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
         check_size(content)?;
-        let tiling = self.tiling_for(content.width(), content.height())?;
+        let tiling = self.tiling_of(Network::Transform, content.width(), content.height())?;
         if out.dimensions() != content.dimensions() {
             *out = RgbImage::new(content.width(), content.height());
         }
@@ -373,38 +376,63 @@ impl Stylizer {
             Tiling::Tiled { tile_side, .. } => self
                 .tiler
                 .as_mut()
-                .expect("loaded by tiling_for")
-                .run(content, style, out, *tile_side)?,
+                .expect("loaded by tiling_of")
+                .run(content, style.as_slice(), out, *tile_side)?,
         }
+        self.ran(content, tiling);
+        Ok(())
+    }
+
+    /// Records (and, when it changes, logs) how the last picture ran.
+    fn ran(&mut self, content: &RgbImage, tiling: Tiling) {
         if self.last_tiling.as_ref() != Some(&tiling) {
             log::debug!("{}x{}: {tiling}", content.width(), content.height());
         }
         self.last_tiling = Some(tiling);
-        Ok(())
     }
 
-    /// How a `width x height` picture will run: whole, or in tiles by a plan that fits the
+    /// How a `width x height` picture will run with a style: whole, or in tiles that fit the
     /// memory budget (loading the tiled segments on the first picture that needs them).
     pub fn tiling_for(&mut self, width: u32, height: u32) -> Result<Tiling, StylizeError> {
+        self.tiling_of(Network::Transform, width, height)
+    }
+
+    fn tiling_of(
+        &mut self,
+        network: Network,
+        width: u32,
+        height: u32,
+    ) -> Result<Tiling, StylizeError> {
         let budget = self.memory_budget.unwrap_or(match self.device() {
             Device::Cuda(_) | Device::TensorRt(_) => DEFAULT_GPU_MEMORY_BUDGET,
             _ => DEFAULT_MEMORY_BUDGET,
         });
-        let whole = tiled::whole_estimate(width, height);
+        let whole = tiled::whole_estimate(network, width, height);
         if whole <= budget {
             return Ok(Tiling::Whole { estimate: whole });
         }
+        let precision = match network {
+            Network::Transform => self.transform.precision(),
+            Network::Presets => Precision::Fp32,
+        };
         let cannot = |reason| StylizeError::CannotTile {
             width,
             height,
             needed: whole,
             budget,
-            precision: self.transform.precision(),
+            precision,
             reason,
         };
-        if self.tiler.is_none() {
-            let precision = self.transform.precision();
-            let Some(model) = self.models.tiled_for(precision) else {
+        let loaded = match network {
+            Network::Transform => self.tiler.is_some(),
+            Network::Presets => self.preset_tiler.is_some(),
+        };
+        if !loaded {
+            let model = match network {
+                Network::Transform => self.models.tiled_for(precision),
+                Network::Presets => self.models.tiled_multistyle.as_ref(),
+            };
+            let Some(model) = model else {
                 let reason = if precision == Precision::Int8 {
                     "its statistics are rounded to int8 inside the graph"
                 } else {
@@ -417,16 +445,25 @@ impl Stylizer {
                 return Ok(Tiling::Whole { estimate: whole });
             };
             let bundle = Bundle::parse(model)?;
-            // The segments run where the whole network runs, in the same precision.
-            let runner = match &self.transform {
-                Engine::OpenVino(_) => {
+            // The segments run where the whole network runs, in the same precision (the
+            // presets' network on ONNX Runtime, beside the transformer, in float32).
+            let runner = match (&self.transform, network) {
+                (Engine::OpenVino(_), Network::Transform) => {
                     Runner::OpenVino(openvino::OpenVinoSegments::new(precision, self.threads)?)
                 }
-                Engine::Ort(t) => Runner::ort(t.device, precision, self.threads),
+                (engine, _) => Runner::ort(engine.ort_device(), precision, self.threads),
             };
-            self.tiler = Some(Tiler::new(bundle, runner));
+            let tiler = Some(Tiler::new(bundle, runner));
+            match network {
+                Network::Transform => self.tiler = tiler,
+                Network::Presets => self.preset_tiler = tiler,
+            }
         }
-        self.tiler.as_ref().expect("loaded above").choose(
+        let tiler = match network {
+            Network::Transform => &self.tiler,
+            Network::Presets => &self.preset_tiler,
+        };
+        tiler.as_ref().expect("loaded above").choose(
             width,
             height,
             budget,

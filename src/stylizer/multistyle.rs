@@ -7,6 +7,7 @@ use crate::models::{ModelError, Precision};
 use crate::presets::{PresetMix, NUM_PRESETS};
 use crate::tensor::{image_to_nchw_padded, nchw_to_image};
 
+use super::tiled::{Network, Tiling};
 use super::{
     check_io, check_size, session, StylizeError, Stylizer, CONTENT_IMAGE, STYLE_WEIGHTS,
     STYLIZED_IMAGE,
@@ -21,6 +22,18 @@ impl Stylizer {
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
         check_size(content)?;
+        let tiling = self.tiling_of(Network::Presets, content.width(), content.height())?;
+        if let Tiling::Tiled { tile_side, .. } = tiling {
+            if out.dimensions() != content.dimensions() {
+                *out = RgbImage::new(content.width(), content.height());
+            }
+            self.preset_tiler
+                .as_mut()
+                .expect("loaded by tiling_of")
+                .run(content, &mix.0, out, tile_side)?;
+            self.ran(content, tiling);
+            return Ok(());
+        }
         if self.multistyle.is_none() {
             let model = self
                 .models
@@ -63,6 +76,8 @@ impl Stylizer {
             }));
         }
         nchw_to_image(values, h, w, out);
+        drop(outputs);
+        self.ran(content, tiling);
         Ok(())
     }
 }

@@ -293,15 +293,23 @@ impl OpenVinoSegments {
             .iter()
             .map(|(_, i)| i.shape().iter().map(|&d| d as i64).collect())
             .collect();
+        let reshaped = |i: &TileInput| match i {
+            TileInput::U8(..) => true,
+            TileInput::F32(_, s) => s[2] > 1,
+            TileInput::Vector(_) => false,
+        };
         if self.compiled.get(name).is_none_or(|c| c.shapes != shapes) {
             let started = Instant::now();
             let mut model = self
                 .core
                 .read_model_from_buffer(bytes, None)
                 .map_err(failed)?;
-            for ((input, _), dims) in inputs.iter().zip(&shapes) {
-                let shape = PartialShape::new_static(4, dims).map_err(failed)?;
-                model.reshape_input_by_name(input, &shape).map_err(failed)?;
+            // The windows' height and width; statistics and the style keep their shapes.
+            for ((input, value), dims) in inputs.iter().zip(&shapes) {
+                if reshaped(value) {
+                    let shape = PartialShape::new_static(4, dims).map_err(failed)?;
+                    model.reshape_input_by_name(input, &shape).map_err(failed)?;
+                }
             }
             let mut compiled = self
                 .core
@@ -312,7 +320,7 @@ impl OpenVinoSegments {
             for ((input, value), dims) in inputs.iter().zip(&shapes) {
                 let element = match value {
                     TileInput::U8(..) => ElementType::U8,
-                    TileInput::F32(..) => ElementType::F32,
+                    TileInput::F32(..) | TileInput::Vector(..) => ElementType::F32,
                 };
                 let t = Tensor::new(element, &Shape::new(dims).map_err(failed)?)
                     .map_err(inference_failed)?;
@@ -341,7 +349,7 @@ impl OpenVinoSegments {
                     .get_data_mut::<u8>()
                     .map_err(inference_failed)?
                     .copy_from_slice(data),
-                TileInput::F32(data, _) => tensor
+                TileInput::F32(data, _) | TileInput::Vector(data) => tensor
                     .get_data_mut::<f32>()
                     .map_err(inference_failed)?
                     .copy_from_slice(data),

@@ -28,7 +28,6 @@ use serde::Deserialize;
 
 use crate::models::{ModelBytes, ModelError, Precision};
 use crate::providers::Device;
-use crate::style::{StyleEmbedding, EMBEDDING_DIM};
 use crate::tensor::reflect;
 
 use super::openvino::OpenVinoSegments;
@@ -52,9 +51,27 @@ pub const DEFAULT_GPU_MEMORY_BUDGET: u64 = 4 << 30;
 /// What the process holds besides the picture's own tensors: the runtime, the networks and
 /// their sessions (a 64x64 picture peaks at 46 MB).
 const BASE_BYTES: u64 = 64 << 20;
-/// What ONNX Runtime needs per pixel of an untiled run (padded picture; measured on fp32 at
-/// 1920x1080 and 3000x3000: 190 and 245 bytes a pixel, the larger taken).
-const UNTILED_BYTES_PER_PIXEL: u64 = 250;
+/// The networks that can run in tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Network {
+    /// The arbitrary-style transformation network.
+    Transform,
+    /// The 26-preset network.
+    Presets,
+}
+
+impl Network {
+    /// What ONNX Runtime needs per pixel of an untiled run (padded picture, the larger of the
+    /// figures measured at 1920x1080 and 3000x3000: 190 and 245 bytes a pixel for the
+    /// transformation network, 300 and 400 for the presets' network, whose first layer has 32
+    /// channels at full resolution).
+    fn untiled_bytes_per_pixel(self) -> u64 {
+        match self {
+            Network::Transform => 250,
+            Network::Presets => 400,
+        }
+    }
+}
 /// What a segment's run needs per pixel of its window at its finest resolution (its
 /// activations and convolution buffers; measured with 256, 512 and 1024 px tiles: 1.2 KB).
 const WINDOW_BYTES_PER_PIXEL: u64 = 1200;
@@ -63,6 +80,10 @@ const WINDOW_BYTES_PER_PIXEL: u64 = 1200;
 struct Header {
     variant: String,
     pixels: String,
+    /// The network's style input (`style_embedding`, or `style_weights` for the presets) and
+    /// its shape.
+    style_input: String,
+    style_shape: Vec<usize>,
     tensors: HashMap<String, TensorInfo>,
     norms: Vec<Norm>,
     segments: HashMap<String, SegmentInfo>,
@@ -311,12 +332,14 @@ impl std::fmt::Display for Tiling {
 
 /// About what an untiled run of a `width x height` picture needs: the process, the picture
 /// in and out, and the network's activations.
-pub(super) fn whole_estimate(width: u32, height: u32) -> u64 {
+pub(super) fn whole_estimate(network: Network, width: u32, height: u32) -> u64 {
     let (pw, ph) = (
         crate::tensor::padded(width) as u64,
         crate::tensor::padded(height) as u64,
     );
-    BASE_BYTES + 2 * 3 * u64::from(width) * u64::from(height) + UNTILED_BYTES_PER_PIXEL * pw * ph
+    BASE_BYTES
+        + 2 * 3 * u64::from(width) * u64::from(height)
+        + network.untiled_bytes_per_pixel() * pw * ph
 }
 
 pub(crate) fn mib(bytes: u64) -> String {
@@ -347,16 +370,19 @@ struct Sink {
     sums: Option<Vec<f64>>,
 }
 
-/// One input of a segment's run: its data and NCHW (or NHWC for pixels) shape.
+/// One input of a segment's run: its data and NCHW (or NHWC for pixels) shape, of which the
+/// first `rank` dimensions count (the presets' weights are a vector).
 pub(super) enum TileInput<'a> {
     U8(&'a [u8], [usize; 4]),
     F32(&'a [f32], [usize; 4]),
+    Vector(&'a [f32]),
 }
 
 impl TileInput<'_> {
-    pub(super) fn shape(&self) -> [usize; 4] {
+    pub(super) fn shape(&self) -> Vec<usize> {
         match self {
-            TileInput::U8(_, s) | TileInput::F32(_, s) => *s,
+            TileInput::U8(_, s) | TileInput::F32(_, s) => s.to_vec(),
+            TileInput::Vector(v) => vec![v.len()],
         }
     }
 }
@@ -423,6 +449,7 @@ impl Runner {
             let value: SessionInputValue = match value {
                 TileInput::U8(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
                 TileInput::F32(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
+                TileInput::Vector(d) => TensorRef::from_array_view(([d.len()], *d))?.into(),
             };
             feed.push((input, value));
         }
@@ -497,10 +524,27 @@ impl Tiler {
     pub(super) fn run(
         &mut self,
         content: &RgbImage,
-        style: &StyleEmbedding,
+        style: &[f32],
         out: &mut RgbImage,
         tile_side: u32,
     ) -> Result<(), StylizeError> {
+        let style_shape: [usize; 4] = match self.bundle.header.style_shape[..] {
+            [n] => [n, 1, 1, 1],
+            [a, b, c, d] => [a, b, c, d],
+            _ => [0; 4],
+        };
+        let style_rank = self.bundle.header.style_shape.len();
+        if style.len() != style_shape.iter().product::<usize>() {
+            return Err(StylizeError::Model(ModelError::Invalid {
+                path: self.bundle.model.origin.clone(),
+                role: "tiled transformation",
+                reason: format!(
+                    "its style input has shape {:?}; brushwork has {} numbers",
+                    self.bundle.header.style_shape,
+                    style.len()
+                ),
+            }));
+        }
         let (ph, pw) = super::padded_dims(content);
         let (hq, wq) = (ph / STRIDE, pw / STRIDE);
         let tq = (tile_side as usize / STRIDE).max(1);
@@ -589,9 +633,14 @@ impl Tiler {
                         feed.push((s, TileInput::F32(v, [1, v.len(), 1, 1])));
                     }
                     if embedding {
+                        let input = &self.bundle.header.style_input;
                         feed.push((
-                            "style_embedding",
-                            TileInput::F32(style.as_slice(), [1, 1, 1, EMBEDDING_DIM]),
+                            input,
+                            if style_rank == 1 {
+                                TileInput::Vector(style)
+                            } else {
+                                TileInput::F32(style, style_shape)
+                            },
                         ));
                     }
                     let mut take = |k: usize, value: TileOutput| {

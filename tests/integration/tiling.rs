@@ -295,3 +295,25 @@ fn openvino_runs_the_segments_too() {
     // at the same places: a looser bound than fp32's, still far from naive tiling's.
     assert!(mean < 1.0 && border < 1.5 * mean + 0.1, "{mean} {border}");
 }
+
+/// The presets' network has norms of its own (18, the first at full resolution): it runs in
+/// tiles from its own segments.
+#[test]
+fn presets_run_in_tiles_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let look = ["--preset", "3:0.5,12:0.5", "--device", "cpu"];
+    let (whole, log) = stylize_verbose(dir.path(), "whole.png", &photo, &look);
+    assert!(log.contains("1001x747: untiled"), "{log}");
+    let tiled_args: Vec<&str> = look
+        .iter()
+        .copied()
+        .chain(["--memory-budget", "300MiB", "--tile-size", "128"])
+        .collect();
+    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    assert!(
+        log.contains("1001x747: in 48 tiles of 128x128 px (multistyle segments"),
+        "{log}"
+    );
+    assert_same_picture(&tiled, &whole, 128, "presets");
+}
