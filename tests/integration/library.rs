@@ -96,3 +96,49 @@ fn a_look_painted_by_the_library_equals_the_command() {
         .unwrap();
     assert_eq!(out, want);
 }
+
+/// A program with its own memory budget: one stylizer tiles each picture its budget asks for,
+/// reports how it ran, and gives what an untiled stylizer gives, also for a strip thinner than
+/// one window (1200x40).
+#[test]
+fn a_stylizer_with_a_budget_tiles_what_exceeds_it() {
+    let photo = load(&data("content_333x250.png"));
+    let strip = image::imageops::resize(&photo, 1200, 40, image::imageops::FilterType::Triangle);
+    let mut whole = Stylizer::new(StylizerOptions {
+        device: brushwork::Device::Cpu,
+        ..Default::default()
+    })
+    .unwrap();
+    let style = whole.embed(&load(&data(&golden().style))).unwrap();
+    let mut tiled = Stylizer::new(StylizerOptions {
+        device: brushwork::Device::Cpu,
+        // Under both pictures' untiled estimates (85 and 76 MiB), over their tiled ones (73
+        // and 69 MiB).
+        memory_budget: Some(75 << 20),
+        tile_side: 64,
+        ..Default::default()
+    })
+    .unwrap();
+    for picture in [&photo, &strip, &photo] {
+        let want = whole.stylize(picture, &style).unwrap();
+        assert!(matches!(
+            whole.last_tiling(),
+            Some(brushwork::Tiling::Whole { .. })
+        ));
+        let got = tiled.stylize(picture, &style).unwrap();
+        match tiled.last_tiling() {
+            Some(brushwork::Tiling::Tiled { tiles, .. }) => {
+                let (w, h) = picture.dimensions();
+                let quarter = |n: u32| n.div_ceil(4).div_ceil(16) as usize;
+                assert_eq!(*tiles, quarter(w) * quarter(h), "{w}x{h}");
+            }
+            other => panic!("{:?} ran {other:?}", picture.dimensions()),
+        }
+        let diff = mean_abs_diff_per_channel(&got, &want);
+        assert!(
+            diff.iter().all(|&d| d < 0.25),
+            "{:?}: {diff:?}",
+            picture.dimensions()
+        );
+    }
+}
