@@ -86,10 +86,11 @@ pub struct EngineArgs {
     pub models: Option<PathBuf>,
 
     /// Pictures whose untiled run would need more memory than this run in tiles, with the
-    /// whole picture's statistics (same result, bounded memory): e.g. 1GiB, 800MB, 2.5GiB.
+    /// whole picture's statistics (same result, bounded memory): e.g. 1GiB, 800MB, 2.5GiB
+    /// (KB, MB, GB are powers of 1000; KiB, MiB, GiB and K, M, G of 1024); at least 64MiB.
     /// Default: 1GiB (4GiB on a GPU), exceeded rather than refused by a picture that cannot fit
     /// it even in tiles; a budget given here is kept, and such a picture is refused.
-    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub memory_budget: Option<u64>,
 
     /// The side of a tile, in pixels, for pictures that run in tiles (a multiple of 4, at
@@ -165,9 +166,9 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size; write it as 1GiB, 800MB or 2.5GiB"))?;
+    let n: f64 = number.parse().map_err(|_| {
+        format!("'{s}' is not a size; write it as 1GiB, 800MB or 2.5GiB (with a dot)")
+    })?;
     let unit_bytes: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "b" => 1.0,
         "kb" => 1e3,
@@ -192,6 +193,17 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         return Err(format!("'{s}' is out of range"));
     }
     Ok(bytes as u64)
+}
+
+/// A memory budget: a size of at least what the process itself needs.
+fn parse_budget(s: &str) -> Result<u64, String> {
+    let bytes = parse_bytes(s)?;
+    if bytes < 64 << 20 {
+        return Err(format!(
+            "'{s}': brushwork itself needs about 64MiB; give at least that"
+        ));
+    }
+    Ok(bytes)
 }
 
 fn parse_tile_side(s: &str) -> Result<u32, String> {

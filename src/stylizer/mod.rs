@@ -54,7 +54,8 @@ pub struct StylizerOptions {
     /// rather than refused by a picture that cannot fit it even in tiles; a budget given here
     /// is kept, and such a picture is an error.
     pub memory_budget: Option<u64>,
-    /// The side of a tile in pixels (a multiple of 4; [`DEFAULT_TILE_SIDE`]).
+    /// The side of a tile in pixels ([`DEFAULT_TILE_SIDE`]; rounded down to a multiple of 4,
+    /// at least 16).
     pub tile_side: u32,
 }
 
@@ -100,21 +101,21 @@ pub enum StylizeError {
     OpenVino(String),
     #[error("bf16 runs on OpenVINO only; use --device openvino (or --precision fp32)")]
     Bf16NeedsOpenVino,
-    #[error("a {width}x{height} picture needs at least {} even in tiles; the memory budget is {}: raise --memory-budget or use --max-size", tiled::mib(*needed), tiled::mib(*budget))]
+    #[error("a {width}x{height} picture needs at least {} even in tiles of this size; the memory budget is {}: raise --memory-budget, use a smaller --tile-size or --max-size", tiled::mib(*needed), tiled::mib(*budget))]
     OverBudget {
         width: u32,
         height: u32,
         needed: u64,
         budget: u64,
     },
-    #[error("a {width}x{height} picture needs about {} untiled, over the memory budget of {}, and the {precision} network cannot run in tiles ({}); use --precision fp32, or raise --memory-budget", tiled::mib(*needed), tiled::mib(*budget), reason)]
+    #[error("a {width}x{height} picture needs about {} untiled, over the memory budget of {}, and {reason}", tiled::mib(*needed), tiled::mib(*budget))]
     CannotTile {
         width: u32,
         height: u32,
         needed: u64,
         budget: u64,
-        precision: Precision,
-        reason: &'static str,
+        /// Why, and what to do instead.
+        reason: String,
     },
 }
 
@@ -197,6 +198,8 @@ pub struct Stylizer {
     preset_tiler: Option<Tiler>,
     /// How the last picture ran.
     last_tiling: Option<Tiling>,
+    /// Whether it was said once that pictures over the default budget run whole.
+    warned_untiled: bool,
 }
 
 impl Stylizer {
@@ -267,6 +270,7 @@ impl Stylizer {
             tiler: None,
             preset_tiler: None,
             last_tiling: None,
+            warned_untiled: false,
         })
     }
 
@@ -420,7 +424,6 @@ impl Stylizer {
             height,
             needed: whole,
             budget,
-            precision,
             reason,
         };
         let loaded = match network {
@@ -428,20 +431,37 @@ impl Stylizer {
             Network::Presets => self.preset_tiler.is_some(),
         };
         if !loaded {
-            let model = match network {
-                Network::Transform => self.models.tiled_for(precision),
-                Network::Presets => self.models.tiled_multistyle.as_ref(),
+            let (model, file) = match network {
+                Network::Transform => (
+                    self.models.tiled_for(precision),
+                    match precision {
+                        Precision::Fp16 => crate::models::TILED_FP16_FILE,
+                        _ => crate::models::TILED_FP32_FILE,
+                    },
+                ),
+                Network::Presets => (
+                    self.models.tiled_multistyle.as_ref(),
+                    crate::models::TILED_MULTISTYLE_FILE,
+                ),
             };
             let Some(model) = model else {
                 let reason = if precision == Precision::Int8 {
-                    "its statistics are rounded to int8 inside the graph"
+                    "the int8 network cannot run in tiles (it rounds its statistics to int8 \
+                     inside the graph): use --precision fp32, or raise --memory-budget"
+                        .to_string()
                 } else {
-                    "the models directory has no tiled bundle"
+                    format!(
+                        "the models directory has no {file} to run it in tiles: add it \
+                         (python3 python-export/tiling.py writes it), or raise --memory-budget"
+                    )
                 };
                 if self.memory_budget.is_some() {
                     return Err(cannot(reason));
                 }
-                log::warn!("{}", cannot(reason));
+                if !self.warned_untiled {
+                    self.warned_untiled = true;
+                    log::warn!("{}; running it whole", cannot(reason));
+                }
                 return Ok(Tiling::Whole { estimate: whole });
             };
             let bundle = Bundle::parse(model)?;

@@ -39,6 +39,12 @@ const PICTURE: &str = "stylized_image";
 /// The network's stride: tiles and halos are counted in pixels of the 1/4-resolution grid.
 const STRIDE: usize = 4;
 
+/// Limits on what a bundle's header may say, far above the built-in networks' (32 channels,
+/// halos of 2, 100 style numbers), so that no header can overflow the executor's arithmetic.
+const MAX_CHANNELS: usize = 1024;
+const MAX_HALO: usize = 256;
+const MAX_STYLE_LEN: usize = 4096;
+
 /// The default tile side, in picture pixels (see README, "Large pictures": 256 px runs as fast
 /// as 512 and needs 150 MB less; 1024 is slower and needs 600 MB more, at 3000x3000).
 pub const DEFAULT_TILE_SIDE: u32 = 256;
@@ -177,12 +183,29 @@ impl Header {
         if self.pixels != "u8" {
             return Err(format!("its pixels are '{}', not u8", self.pixels));
         }
+        let style_len = match self.style_shape[..] {
+            [n] => n,
+            [a, b, c, d] => a * b * c * d,
+            _ => 0,
+        };
+        if !(1..=MAX_STYLE_LEN).contains(&style_len) || self.style_shape.contains(&0) {
+            return Err(format!("its style input has shape {:?}", self.style_shape));
+        }
         for (name, t) in &self.tensors {
-            if ![1, 2, 4].contains(&t.scale) || t.channels == 0 {
+            if ![1, 2, 4].contains(&t.scale) || !(1..=MAX_CHANNELS).contains(&t.channels) {
                 return Err(format!(
                     "tensor {name} has scale {} and {} channels",
                     t.scale, t.channels
                 ));
+            }
+        }
+        for pixels in [CONTENT, PICTURE] {
+            if self
+                .tensors
+                .get(pixels)
+                .is_none_or(|t| (t.scale, t.channels) != (1, 3))
+            {
+                return Err(format!("{pixels} is not 3 channels at full resolution"));
             }
         }
         for (name, s) in &self.segments {
@@ -191,6 +214,9 @@ impl Header {
                 .is_none_or(|end| end > blob_len)
             {
                 return Err(format!("segment {name} lies outside the file"));
+            }
+            if s.halo > MAX_HALO {
+                return Err(format!("segment {name} has a halo of {}", s.halo));
             }
             for t in s.inputs.iter().chain(&s.outputs) {
                 if !self.tensors.contains_key(t) {
@@ -204,29 +230,42 @@ impl Header {
             }
         }
         let mut made = vec![CONTENT];
+        let mut known: Vec<&str> = Vec::new();
         for st in &self.stages {
             let Some(seg) = self.segments.get(&st.segment) else {
                 return Err(format!("a stage runs {}, which is missing", st.segment));
             };
-            if let Some(i) = seg.inputs.iter().find(|i| !made.contains(&i.as_str())) {
+            if let Some(i) = seg
+                .inputs
+                .iter()
+                .find(|i| !made.contains(&i.as_str()) || *i == PICTURE)
+            {
                 return Err(format!("{} reads {i} before it is kept", st.segment));
+            }
+            if let Some(i) = seg
+                .stat_inputs
+                .iter()
+                .find(|i| !known.contains(&i.as_str()))
+            {
+                return Err(format!("{} takes {i} before it is computed", st.segment));
             }
             let names: Vec<&String> = st.outputs.iter().map(|o| &o.tensor).collect();
             if names != seg.outputs.iter().collect::<Vec<_>>() {
                 return Err(format!("{}: its stage names other outputs", st.segment));
             }
             for o in &st.outputs {
-                if o.tensor == CONTENT {
-                    return Err(format!("{} gives the content", st.segment));
+                if o.tensor == CONTENT || (o.tensor == PICTURE && o.stats.is_some()) {
+                    return Err(format!("{} gives {} as it cannot", st.segment, o.tensor));
                 }
                 if let Some(n) = o.stats {
-                    if self
+                    let Some(norm) = self
                         .norms
                         .get(n)
-                        .is_none_or(|norm| norm.channels != self.tensors[&o.tensor].channels)
-                    {
+                        .filter(|norm| norm.channels == self.tensors[&o.tensor].channels)
+                    else {
                         return Err(format!("{} gives no norm {n}", st.segment));
-                    }
+                    };
+                    known.extend([norm.mean.as_str(), norm.variance.as_str()]);
                 }
                 if o.keep {
                     made.push(&o.tensor);
@@ -455,7 +494,13 @@ impl Runner {
         }
         let results = session.run(feed)?;
         for (k, output) in outputs.iter().enumerate() {
-            let value = &results[output.as_str()];
+            let value = results.get(output.as_str()).ok_or_else(|| {
+                StylizeError::Model(ModelError::Invalid {
+                    path: bundle.model.origin.clone(),
+                    role: "tiled transformation",
+                    reason: format!("segment {name} has no output named {output}"),
+                })
+            })?;
             if let Ok((shape, data)) = value.try_extract_tensor::<u8>() {
                 take(k, TileOutput::U8(data, shape))?;
             } else {
@@ -529,12 +574,12 @@ impl Tiler {
         tile_side: u32,
     ) -> Result<(), StylizeError> {
         let style_shape: [usize; 4] = match self.bundle.header.style_shape[..] {
-            [n] => [n, 1, 1, 1],
             [a, b, c, d] => [a, b, c, d],
-            _ => [0; 4],
+            // A vector (checked when the bundle was read).
+            _ => [style.len(), 1, 1, 1],
         };
         let style_rank = self.bundle.header.style_shape.len();
-        if style.len() != style_shape.iter().product::<usize>() {
+        if style.len() != self.bundle.header.style_shape.iter().product::<usize>() {
             return Err(StylizeError::Model(ModelError::Invalid {
                 path: self.bundle.model.origin.clone(),
                 role: "tiled transformation",
@@ -548,6 +593,14 @@ impl Tiler {
         let (ph, pw) = super::padded_dims(content);
         let (hq, wq) = (ph / STRIDE, pw / STRIDE);
         let tq = (tile_side as usize / STRIDE).max(1);
+        let origin = self.bundle.model.origin.clone();
+        let last_use: HashMap<String, usize> = self
+            .bundle
+            .header
+            .last_uses()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         let mut kept: HashMap<String, Vec<f16>> = HashMap::new();
         let mut known: HashMap<String, Vec<f32>> = HashMap::new();
         for i in 0..self.bundle.header.stages.len() {
@@ -584,7 +637,6 @@ impl Tiler {
             let stat_inputs = seg.stat_inputs.clone();
             let embedding = seg.embedding;
             let output_names = seg.outputs.clone();
-            let last_use = header.last_uses();
             let frees: Vec<String> = seg
                 .inputs
                 .iter()
@@ -659,16 +711,20 @@ impl Tiler {
                         };
                         match (sink.picture, value) {
                             (true, TileOutput::U8(px, shape)) => {
-                                check_shape(shape, &[1, region.wh as i64, region.ww as i64, 3])?;
+                                check_shape(
+                                    &origin,
+                                    shape,
+                                    &[1, region.wh as i64, region.ww as i64, 3],
+                                )?;
                                 write_picture(px, &region, out);
                             }
                             (false, TileOutput::F32(v, shape)) => {
                                 let want =
                                     [1, sink.channels as i64, region.wh as i64, region.ww as i64];
-                                check_shape(shape, &want)?;
-                                sink.take(v, &region, wq * so);
+                                check_shape(&origin, shape, &want)?;
+                                sink.take(v, &region, hq * so, wq * so);
                             }
-                            _ => return Err(wrong_type()),
+                            _ => return Err(wrong_type(&origin)),
                         }
                         Ok(())
                     };
@@ -717,23 +773,20 @@ struct Region {
 
 impl Sink {
     /// Adds a tile's own region of an NCHW output to the statistics and the kept tensor
-    /// (`width` wide).
-    fn take(&mut self, v: &[f32], r: &Region, width: usize) {
-        let height = self
-            .keep
-            .as_ref()
-            .map_or(0, |k| k.len() / self.channels / width);
+    /// (`height x width` per channel).
+    fn take(&mut self, v: &[f32], r: &Region, height: usize, width: usize) {
         for ch in 0..self.channels {
             let (mut s1, mut s2) = (0f64, 0f64);
             for y in 0..r.rh {
                 let row = &v[(ch * r.wh + r.ry + y) * r.ww + r.rx..][..r.rw];
                 if self.sums.is_some() {
-                    // A row in f32 (at most a few hundred values), the tiles and the picture in f64.
-                    let (a, b) = row
-                        .iter()
-                        .fold((0f32, 0f32), |(a, b), &x| (a + x, b + x * x));
-                    s1 += f64::from(a);
-                    s2 += f64::from(b);
+                    // In f64 throughout: the variance is E[x^2] - mean^2, which would cancel
+                    // in f32 where a channel's mean is large against its spread.
+                    for &x in row {
+                        let x = f64::from(x);
+                        s1 += x;
+                        s2 += x * x;
+                    }
                 }
                 if let Some(buf) = self.keep.as_mut() {
                     let at = (ch * height + r.oy + y) * width + r.ox;
@@ -748,18 +801,18 @@ impl Sink {
     }
 }
 
-fn wrong_type() -> StylizeError {
+fn wrong_type(origin: &str) -> StylizeError {
     StylizeError::Model(ModelError::Invalid {
-        path: "tiled transformation".into(),
+        path: origin.into(),
         role: "tiled transformation",
         reason: "a segment gave pixels where activations belong, or the reverse".into(),
     })
 }
 
-fn check_shape(shape: &[i64], want: &[i64]) -> Result<(), StylizeError> {
+fn check_shape(origin: &str, shape: &[i64], want: &[i64]) -> Result<(), StylizeError> {
     if shape != want {
         return Err(StylizeError::Model(ModelError::Invalid {
-            path: "tiled transformation".into(),
+            path: origin.into(),
             role: "tiled transformation",
             reason: format!("a segment gave shape {shape:?}, not {want:?}"),
         }));
@@ -871,5 +924,54 @@ mod tests {
         assert!(err(good.bytes[..20].to_vec()).contains("cut short"));
         let cut = good.bytes.len() - 1000;
         assert!(err(good.bytes[..cut].to_vec()).contains("outside the file"));
+
+        // A header that parses but says what the executor could not do safely.
+        let len = u32::from_le_bytes(good.bytes[8..12].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&good.bytes[12..12 + len]).unwrap();
+        let with_header = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut h = header.clone();
+            edit(&mut h);
+            let json = serde_json::to_vec(&h).unwrap();
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend((json.len() as u32).to_le_bytes());
+            bytes.extend(json);
+            bytes.extend(&good.bytes[12 + len..]);
+            err(bytes)
+        };
+        let first_norm_input = header["norms"][0]["input"].as_str().unwrap().to_string();
+        type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+        let cases: [(Edit, &str); 6] = [
+            (
+                &|h| h["stages"][1]["outputs"][0]["stats"] = serde_json::Value::Null,
+                "before it is computed",
+            ),
+            (
+                &|h| {
+                    let seg = h["stages"][2]["segment"].as_str().unwrap().to_string();
+                    h["segments"][seg]["inputs"][0] = "stylized_image".into();
+                },
+                "reads stylized_image",
+            ),
+            (
+                &|h| h["tensors"][first_norm_input.as_str()]["channels"] = 1_000_000_000.into(),
+                "channels",
+            ),
+            (
+                &|h| h["segments"]["contract"]["halo"] = u64::MAX.into(),
+                "halo",
+            ),
+            (
+                &|h| h["style_shape"] = serde_json::json!([0]),
+                "style input",
+            ),
+            (
+                &|h| h["tensors"]["stylized_image"]["scale"] = 2.into(),
+                "full resolution",
+            ),
+        ];
+        for (edit, needle) in cases {
+            let e = with_header(edit);
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
     }
 }

@@ -645,15 +645,7 @@ fn out_of_memory_is_one_clear_error() {
     })
     .save(&big)
     .unwrap();
-    let limited = |args: &str| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -v 1500000 && exec \"$0\" {args}"))
-            .arg(bin())
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    };
+    let limited = |args: &str| under_address_limit(1_500_000, dir.path(), args);
     let out = limited("stylize big.png --style towers -o out.png --memory-budget 64GiB");
     assert_fails_cleanly(&out, 2, "not enough memory");
     let out = limited(

@@ -35,6 +35,18 @@ fn stylize_verbose(dir: &Path, name: &str, content: &Path, extra: &[&str]) -> (R
     (load(&out_path), stderr(&out))
 }
 
+/// The odd photo stylized with `look` untiled, then with `look` and `tiled` (a budget and a
+/// tile size that make it run in tiles): the two pictures and the tiled run's -v lines.
+fn whole_and_tiled(look: &[&str], tiled: &[&str]) -> (RgbImage, RgbImage, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = odd_photo(dir.path());
+    let (whole, log) = stylize_verbose(dir.path(), "whole.png", &photo, look);
+    assert!(log.contains("1001x747: untiled"), "{log}");
+    let args: Vec<&str> = look.iter().chain(tiled).copied().collect();
+    let (tiles, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &args);
+    (whole, tiles, log)
+}
+
 /// Mean absolute difference over all channels, and over the pixels within 4 px of a tile
 /// border (where a seam would show), in 8-bit units; and the largest difference.
 fn differences(a: &RgbImage, b: &RgbImage, tile: u32) -> (f64, f64, u8) {
@@ -78,19 +90,8 @@ fn assert_same_picture(tiled: &RgbImage, whole: &RgbImage, tile: u32, what: &str
 
 #[test]
 fn a_picture_over_the_budget_runs_in_tiles_and_gives_the_untiled_picture() {
-    let dir = tempfile::tempdir().unwrap();
-    let photo = odd_photo(dir.path());
-    let (whole, log) = stylize_verbose(dir.path(), "whole.png", &photo, &["-s", "towers"]);
-    assert!(log.contains("1001x747: untiled"), "{log}");
-    let budget = [
-        "-s",
-        "towers",
-        "--memory-budget",
-        "200MiB",
-        "--tile-size",
-        "128",
-    ];
-    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &budget);
+    let budget = ["--memory-budget", "200MiB", "--tile-size", "128"];
+    let (whole, tiled, log) = whole_and_tiled(&["-s", "towers"], &budget);
     assert!(
         log.contains("1001x747: in 48 tiles of 128x128 px (fp32 segments"),
         "{log}"
@@ -100,8 +101,6 @@ fn a_picture_over_the_budget_runs_in_tiles_and_gives_the_untiled_picture() {
 
 #[test]
 fn tiles_keep_blends_strength_and_preserved_colour() {
-    let dir = tempfile::tempdir().unwrap();
-    let photo = odd_photo(dir.path());
     let look = [
         "-s",
         "towers",
@@ -113,29 +112,17 @@ fn tiles_keep_blends_strength_and_preserved_colour() {
         "0.6",
         "--preserve-color",
     ];
-    let (whole, _) = stylize_verbose(dir.path(), "whole.png", &photo, &look);
-    let tiled_args: Vec<&str> = look
-        .iter()
-        .copied()
-        .chain(["--memory-budget", "200MiB", "--tile-size", "192"])
-        .collect();
-    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    let budget = ["--memory-budget", "200MiB", "--tile-size", "192"];
+    let (whole, tiled, log) = whole_and_tiled(&look, &budget);
     assert!(log.contains("tiles of 192x192 px"), "{log}");
     assert_same_picture(&tiled, &whole, 192, "blend");
 }
 
 #[test]
 fn fp16_runs_in_tiles_of_its_own_segments() {
-    let dir = tempfile::tempdir().unwrap();
-    let photo = odd_photo(dir.path());
-    let args = ["-s", "towers", "--device", "cpu", "--precision", "fp16"];
-    let (whole, _) = stylize_verbose(dir.path(), "whole.png", &photo, &args);
-    let tiled_args: Vec<&str> = args
-        .iter()
-        .copied()
-        .chain(["--memory-budget", "200MiB", "--tile-size", "192"])
-        .collect();
-    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    let look = ["-s", "towers", "--device", "cpu", "--precision", "fp16"];
+    let budget = ["--memory-budget", "200MiB", "--tile-size", "192"];
+    let (whole, tiled, log) = whole_and_tiled(&look, &budget);
     assert!(log.contains("(fp16 segments"), "{log}");
     assert_same_picture(&tiled, &whole, 192, "fp16");
 }
@@ -151,15 +138,7 @@ fn a_picture_too_large_for_memory_untiled_succeeds_in_tiles() {
     })
     .save(&big)
     .unwrap();
-    let limited = |args: &str| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -v 1500000 && exec \"$0\" {args}"))
-            .arg(bin())
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    };
+    let limited = |args: &str| under_address_limit(1_500_000, dir.path(), args);
     let out =
         limited("stylize big.png --style towers --device cpu -o whole.png --memory-budget 64GiB");
     assert_fails_cleanly(&out, 2, "not enough memory");
@@ -170,9 +149,14 @@ fn a_picture_too_large_for_memory_untiled_succeeds_in_tiles() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        load(&dir.path().join("tiled.png")).dimensions(),
-        (3000, 3000)
+    let tiled = load(&dir.path().join("tiled.png"));
+    assert_eq!(tiled.dimensions(), (3000, 3000));
+    // A picture, not a blank: the pattern's structure comes through the style.
+    let first = tiled.get_pixel(0, 0);
+    let differing = tiled.pixels().filter(|p| p != &first).count();
+    assert!(
+        differing > 8_000_000,
+        "only {differing} pixels differ from the corner"
     );
 }
 
@@ -300,17 +284,9 @@ fn openvino_runs_the_segments_too() {
 /// tiles from its own segments.
 #[test]
 fn presets_run_in_tiles_of_their_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let photo = odd_photo(dir.path());
     let look = ["--preset", "3:0.5,12:0.5", "--device", "cpu"];
-    let (whole, log) = stylize_verbose(dir.path(), "whole.png", &photo, &look);
-    assert!(log.contains("1001x747: untiled"), "{log}");
-    let tiled_args: Vec<&str> = look
-        .iter()
-        .copied()
-        .chain(["--memory-budget", "300MiB", "--tile-size", "128"])
-        .collect();
-    let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &tiled_args);
+    let budget = ["--memory-budget", "300MiB", "--tile-size", "128"];
+    let (whole, tiled, log) = whole_and_tiled(&look, &budget);
     assert!(
         log.contains("1001x747: in 48 tiles of 128x128 px (multistyle segments"),
         "{log}"

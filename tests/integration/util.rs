@@ -287,3 +287,15 @@ pub fn assert_fails_cleanly(out: &Output, code: i32, needle: &str) {
         "stderr should mention {needle:?}: {err}"
     );
 }
+
+/// Runs `brushwork ARGS` (split by the shell) in `dir` under `ulimit -v KB`: an address-space
+/// limit that makes large allocations fail.
+pub fn under_address_limit(kb: u64, dir: &Path, args: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kb} && exec \"$0\" {args}"))
+        .arg(bin())
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
