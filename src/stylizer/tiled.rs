@@ -780,13 +780,9 @@ impl Sink {
             for y in 0..r.rh {
                 let row = &v[(ch * r.wh + r.ry + y) * r.ww + r.rx..][..r.rw];
                 if self.sums.is_some() {
-                    // In f64 throughout: the variance is E[x^2] - mean^2, which would cancel
-                    // in f32 where a channel's mean is large against its spread.
-                    for &x in row {
-                        let x = f64::from(x);
-                        s1 += x;
-                        s2 += x * x;
-                    }
+                    let (a, b) = sums_f64(row);
+                    s1 += a;
+                    s2 += b;
                 }
                 if let Some(buf) = self.keep.as_mut() {
                     let at = (ch * height + r.oy + y) * width + r.ox;
@@ -799,6 +795,29 @@ impl Sink {
             }
         }
     }
+}
+
+/// The sum and the sum of squares of `row`, in f64: the variance is E[x^2] - mean^2, which
+/// would cancel in f32 where a channel's mean is large against its spread. Eight lanes, so
+/// that the compiler vectorises it (a strict left-to-right sum cannot be).
+fn sums_f64(row: &[f32]) -> (f64, f64) {
+    let mut s1 = [0f64; 8];
+    let mut s2 = [0f64; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            let x = f64::from(c[i]);
+            s1[i] += x;
+            s2[i] += x * x;
+        }
+    }
+    let (mut a, mut b) = (s1.iter().sum::<f64>(), s2.iter().sum::<f64>());
+    for &x in chunks.remainder() {
+        let x = f64::from(x);
+        a += x;
+        b += x * x;
+    }
+    (a, b)
 }
 
 fn wrong_type(origin: &str) -> StylizeError {
@@ -853,6 +872,26 @@ fn write_picture(px: &[u8], r: &Region, out: &mut RgbImage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_sums_are_exact_where_f32_would_cancel() {
+        // A mean of 1000 and a spread of 0.01: f32 sums lose the variance entirely.
+        let row: Vec<f32> = (0..1003)
+            .map(|i| 1000.0 + if i % 2 == 0 { 0.01 } else { -0.01 })
+            .collect();
+        let (s1, s2) = sums_f64(&row);
+        let n = row.len() as f64;
+        let want: f64 = row.iter().map(|&x| f64::from(x)).sum();
+        assert!((s1 - want).abs() < 1e-9 * want);
+        let mean = s1 / n;
+        let var = s2 / n - mean * mean;
+        let exact = row
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!((var - exact).abs() < 1e-3 * exact, "{var} vs {exact}");
+    }
 
     #[test]
     fn windows_have_one_size_and_cover_their_tile_and_halo() {
