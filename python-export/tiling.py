@@ -19,17 +19,19 @@ float transformers' 8-bit NHWC pixels), with the norms' means and variances turn
 computed tensors into inputs. Every tensor that crosses a cut is float32 (the fp16 segments cast
 at their edges), so brushwork keeps one kind of buffer.
 
-The stages, in order, each a segment run over every tile; each output is kept (in fp16, until
-the last stage that reads it) or summed into a norm's statistics, or both. A residual block's
-sum is computed by the segment after it. Every convolution runs once, except one at full
-resolution whose output would be the largest buffer: in the arbitrary network the expand
-part's second (8 channels), which runs once for its norm's statistics and again inside the
-segment that gives the last convolution's kept 3-channel output; in the multi-style network
-the first (32 channels), which runs again inside the segment that gives the second.
+A plan is a list of stages, in order, each a segment run over every tile; each output is kept
+(in fp16, until the last stage that reads it) or summed into a norm's statistics, or both. A
+residual block's sum is computed by the segment after it. The arbitrary network has two plans,
+fastest first, and brushwork takes the first that fits the memory budget: `fast` runs every
+convolution once and keeps the expand part's full-resolution 8-channel tensor (16 bytes a
+pixel); `lean` does not keep it, and runs that convolution again inside the segment that gives
+the last one's 3-channel output. The multi-style network's one plan runs its first convolution
+(32 channels at full resolution, too large to keep) once for its statistics and again inside
+the segment that gives the second.
 
 Each bundle is one file: b"BWTILES1", the header's length (u32, little-endian), the header
-(JSON: tensors, norms, segments with their byte ranges, stages), then the segments' ONNX bytes.
-The script checks, with onnxruntime, that the stages run tile by tile give the untiled output.
+(JSON: tensors, norms, segments with their byte ranges, plans), then the segments' ONNX bytes.
+The script checks, with onnxruntime, that every plan run tile by tile gives the untiled output.
 """
 from __future__ import annotations
 
@@ -193,25 +195,26 @@ class Segments:
         self.style = next(i.name for i in model.graph.input if i.name != "content_image")
         self.segments: dict[str, dict] = {}
         self.blobs: list[bytes] = []
-        self.stages: list[dict] = []
 
-    def stage(self, name: str, inputs: list[str], outputs: list[tuple[str, int | None, bool]], halo: int):
-        """A segment and how its outputs are used: (tensor, norm whose statistics it gives, kept).
-        `halo`: how many 1/4-resolution pixels each side of a tile the outputs depend on (their
-        receptive field through the reflect pads, rounded up)."""
-        m = segment(self.fx, self.types, inputs, [o for o, _, _ in outputs], self.channels,
-                    self.stat_names, name)
-        data = m.SerializeToString()
-        self.segments[name] = {
-            "inputs": inputs, "outputs": [o for o, _, _ in outputs], "halo": halo,
-            "stat_inputs": [i.name for i in m.graph.input if i.name not in inputs and i.name != self.style],
-            "embedding": any(i.name == self.style for i in m.graph.input),
-            "bytes": len(data)}
-        self.blobs.append(data)
-        self.stages.append({"segment": name,
-                            "outputs": [{"tensor": o, "stats": n, "keep": keep} for o, n, keep in outputs]})
+    def stage(self, name: str, inputs: list[str], outputs: list[tuple[str, int | None, bool]], halo: int) -> dict:
+        """A stage: segment `name` (cut here the first time) and how its outputs are used:
+        (tensor, norm whose statistics it gives, kept). `halo`: how many 1/4-resolution pixels
+        each side of a tile the outputs depend on (their receptive field through the reflect
+        pads, rounded up)."""
+        if name not in self.segments:
+            m = segment(self.fx, self.types, inputs, [o for o, _, _ in outputs], self.channels,
+                        self.stat_names, name)
+            data = m.SerializeToString()
+            self.segments[name] = {
+                "inputs": inputs, "outputs": [o for o, _, _ in outputs], "halo": halo,
+                "stat_inputs": [i.name for i in m.graph.input if i.name not in inputs and i.name != self.style],
+                "embedding": any(i.name == self.style for i in m.graph.input),
+                "bytes": len(data)}
+            self.blobs.append(data)
+        return {"segment": name, "outputs": [{"tensor": o, "stats": n, "keep": keep} for o, n, keep in outputs]}
 
-    def bundle(self, model: onnx.ModelProto, variant: str, scale: dict[str, int]) -> tuple[dict, list[bytes]]:
+    def bundle(self, model: onnx.ModelProto, variant: str, scale: dict[str, int],
+               plans: list[tuple[str, list[dict]]]) -> tuple[dict, list[bytes]]:
         offset = 0
         for name, data in zip(list(self.segments), self.blobs):
             self.segments[name]["offset"] = offset
@@ -226,7 +229,7 @@ class Segments:
             "norms": [{"input": s["input"], "mean": s["mean"], "variance": s["variance"],
                        "channels": s["channels"]} for s in self.stats],
             "segments": self.segments,
-            "stages": self.stages,
+            "plans": [{"name": name, "stages": stages} for name, stages in plans],
         }
         return header, self.blobs
 
@@ -242,22 +245,28 @@ def build(model: onnx.ModelProto, variant: str) -> tuple[dict, list[bytes]]:
     contract = by_output["transformer/residual/residual1/MirrorPad"].input[0]
     blocks = [f"transformer/residual/residual{b}/add_prequant" for b in range(1, 6)]
     seg.channels.update({contract: 32, **{b: 32 for b in blocks}})
-    seg.stage("contract", ["content_image"], [(contract, None, True)], 2)
-    seg.stage("block1.conv1", [contract], [(x[0], 0, True)], 1)
-    seg.stage("block1.conv2", [x[0]], [(x[1], 1, True)], 1)
+    common = [seg.stage("contract", ["content_image"], [(contract, None, True)], 2),
+              seg.stage("block1.conv1", [contract], [(x[0], 0, True)], 1),
+              seg.stage("block1.conv2", [x[0]], [(x[1], 1, True)], 1)]
     before = contract
     for b in range(1, 5):
         n1, n2 = 2 * b, 2 * b + 1
-        seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]], [(blocks[b - 1], None, True), (x[n1], n1, True)], 1)
-        seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1)
+        common.append(seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]],
+                                [(blocks[b - 1], None, True), (x[n1], n1, True)], 1))
+        common.append(seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1))
         before = blocks[b - 1]
-    seg.stage("expand1", [before, x[9]], [(x[10], 10, True)], 1)
-    seg.stage("expand2", [x[10]], [(x[11], 11, False)], 1)
-    seg.stage("expand3", [x[10]], [(x[12], 12, True)], 2)
-    seg.stage("picture", [x[12]], [("stylized_image", None, True)], 0)
+    common.append(seg.stage("expand1", [before, x[9]], [(x[10], 10, True)], 1))
+    # fast: the expand part's full-resolution 8-channel tensor is kept (16 bytes a pixel);
+    # lean: it is not, and the segment that gives the last convolution computes it again.
+    fast = common + [seg.stage("expand2", [x[10]], [(x[11], 11, True)], 1),
+                     seg.stage("expand3", [x[11]], [(x[12], 12, True)], 1),
+                     seg.stage("picture", [x[12]], [("stylized_image", None, True)], 0)]
+    lean = common + [seg.stage("expand2", [x[10]], [(x[11], 11, False)], 1),
+                     seg.stage("expand3.from_expand1", [x[10]], [(x[12], 12, True)], 2),
+                     seg.stage("picture", [x[12]], [("stylized_image", None, True)], 0)]
     scale = {contract: 4, **{b: 4 for b in blocks}, **{t: 4 for t in x[:10]},
              x[10]: 2, x[11]: 1, x[12]: 1, "content_image": 1, "stylized_image": 1}
-    return seg.bundle(model, variant, scale)
+    return seg.bundle(model, variant, scale, [("fast", fast), ("lean", lean)])
 
 
 def build_multistyle(model: onnx.ModelProto) -> tuple[dict, list[bytes]]:
@@ -271,24 +280,25 @@ def build_multistyle(model: onnx.ModelProto) -> tuple[dict, list[bytes]]:
     assert len(x) == 18, len(x)
     adds = ["/Add_output_0"] + [f"/Add_{k}_output_0" for k in range(1, 6)]
     seg.channels.update({a: 32 for a in adds})
-    seg.stage("contract1", ["content_image"], [(x[0], 0, False)], 1)
-    seg.stage("contract2", ["content_image"], [(x[1], 1, True)], 2)
-    seg.stage("contract3", [x[1]], [(x[2], 2, True)], 1)
-    seg.stage("block1.conv1", [x[2]], [(x[3], 3, True)], 1)
-    seg.stage("block1.conv2", [x[3]], [(x[4], 4, True)], 1)
+    stages = [seg.stage("contract1", ["content_image"], [(x[0], 0, False)], 1),
+              seg.stage("contract2", ["content_image"], [(x[1], 1, True)], 2),
+              seg.stage("contract3", [x[1]], [(x[2], 2, True)], 1),
+              seg.stage("block1.conv1", [x[2]], [(x[3], 3, True)], 1),
+              seg.stage("block1.conv2", [x[3]], [(x[4], 4, True)], 1)]
     before = x[2]
     for b in range(1, 6):
         n1, n2 = 3 + 2 * b, 4 + 2 * b
-        seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]], [(adds[b - 1], None, True), (x[n1], n1, True)], 1)
-        seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1)
+        stages.append(seg.stage(f"block{b + 1}.conv1", [before, x[n1 - 1]],
+                                [(adds[b - 1], None, True), (x[n1], n1, True)], 1))
+        stages.append(seg.stage(f"block{b + 1}.conv2", [x[n1]], [(x[n2], n2, True)], 1))
         before = adds[b - 1]
-    seg.stage("expand1", [before, x[14]], [(x[15], 15, True)], 1)
-    seg.stage("expand2", [x[15]], [(x[16], 16, True)], 1)
-    seg.stage("expand3", [x[16]], [(x[17], 17, True)], 1)
-    seg.stage("picture", [x[17]], [("stylized_image", None, True)], 0)
+    stages += [seg.stage("expand1", [before, x[14]], [(x[15], 15, True)], 1),
+               seg.stage("expand2", [x[15]], [(x[16], 16, True)], 1),
+               seg.stage("expand3", [x[16]], [(x[17], 17, True)], 1),
+               seg.stage("picture", [x[17]], [("stylized_image", None, True)], 0)]
     scale = {x[0]: 1, x[1]: 2, **{t: 4 for t in x[2:15]}, **{a: 4 for a in adds},
              x[15]: 2, x[16]: 1, x[17]: 1, "content_image": 1, "stylized_image": 1}
-    return seg.bundle(model, "multistyle", scale)
+    return seg.bundle(model, "multistyle", scale, [("lean", stages)])
 
 
 def pack(header: dict, blobs: list[bytes]) -> bytes:
@@ -312,8 +322,8 @@ def session(data: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
 
-def run_tiled(header: dict, models: dict[str, bytes], content: np.ndarray, emb: np.ndarray,
-              tile_q: int) -> np.ndarray:
+def run_tiled(header: dict, models: dict[str, bytes], plan: dict, content: np.ndarray,
+              emb: np.ndarray, tile_q: int) -> np.ndarray:
     """What brushwork does (src/stylizer/tiled.rs), in numpy: the reference for its tests."""
     sessions = {k: session(v) for k, v in models.items()}
     hq, wq = content.shape[1] // QUARTER, content.shape[2] // QUARTER
@@ -321,7 +331,7 @@ def run_tiled(header: dict, models: dict[str, bytes], content: np.ndarray, emb: 
     buffers = {"content_image": content}
     known: dict[str, np.ndarray] = {}
     picture = None
-    for stage in header["stages"]:
+    for stage in plan["stages"]:
         seg = header["segments"][stage["segment"]]
         sess = sessions[stage["segment"]]
         halo = seg["halo"]
@@ -381,11 +391,13 @@ def check(header: dict, models: dict[str, bytes], untiled) -> None:
         embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
         style = np.array(embedding, dtype=np.float32).reshape(1, 1, 1, 100)
     ref = untiled(content, style)
-    out = run_tiled(header, models, content, style, tile_q=40)
-    d = np.abs(out.astype(np.float64) - ref.astype(np.float64))
-    print(f"  {header['variant']}: 720x544 in 160 px tiles vs untiled: mean {d.mean():.4f}/255, max {d.max():.0f}")
-    if d.mean() > 0.1 or d.max() > 2:
-        sys.exit(f"{header['variant']}: tiled output differs from untiled")
+    for plan in header["plans"]:
+        out = run_tiled(header, models, plan, content, style, tile_q=40)
+        d = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+        what = f"{header['variant']}, plan {plan['name']}"
+        print(f"  {what}: 720x544 in 160 px tiles vs untiled: mean {d.mean():.4f}/255, max {d.max():.0f}")
+        if d.mean() > 0.1 or d.max() > 2:
+            sys.exit(f"{what}: tiled output differs from untiled")
 
 
 def main() -> None:

@@ -377,11 +377,15 @@ impl Stylizer {
         }
         match &tiling {
             Tiling::Whole { .. } => self.transform.run(content, style, out)?,
-            Tiling::Tiled { tile_side, .. } => self
-                .tiler
-                .as_mut()
-                .expect("loaded by tiling_of")
-                .run(content, style.as_slice(), out, *tile_side)?,
+            Tiling::Tiled {
+                plan, tile_side, ..
+            } => self.tiler.as_mut().expect("loaded by tiling_of").run(
+                content,
+                style.as_slice(),
+                out,
+                plan,
+                *tile_side,
+            )?,
         }
         self.ran(content, tiling);
         Ok(())

@@ -23,14 +23,17 @@ impl Stylizer {
     ) -> Result<(), StylizeError> {
         check_size(content)?;
         let tiling = self.tiling_of(Network::Presets, content.width(), content.height())?;
-        if let Tiling::Tiled { tile_side, .. } = tiling {
+        if let Tiling::Tiled {
+            plan, tile_side, ..
+        } = &tiling
+        {
             if out.dimensions() != content.dimensions() {
                 *out = RgbImage::new(content.width(), content.height());
             }
             self.preset_tiler
                 .as_mut()
                 .expect("loaded by tiling_of")
-                .run(content, &mix.0, out, tile_side)?;
+                .run(content, &mix.0, out, plan, *tile_side)?;
             self.ran(content, tiling);
             return Ok(());
         }

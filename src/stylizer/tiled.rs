@@ -93,6 +93,13 @@ struct Header {
     tensors: HashMap<String, TensorInfo>,
     norms: Vec<Norm>,
     segments: HashMap<String, SegmentInfo>,
+    /// Ways to run the network, fastest first.
+    plans: Vec<Plan>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Plan {
+    name: String,
     stages: Vec<Stage>,
 }
 
@@ -229,9 +236,22 @@ impl Header {
                 ));
             }
         }
+        if self.plans.is_empty() {
+            return Err("it has no plan".into());
+        }
+        for plan in &self.plans {
+            self.check_plan(plan)
+                .map_err(|e| format!("plan {}: {e}", plan.name))?;
+        }
+        Ok(())
+    }
+
+    /// A plan's stages read only what earlier stages kept, take only statistics earlier
+    /// stages computed, and end with the picture.
+    fn check_plan(&self, plan: &Plan) -> Result<(), String> {
         let mut made = vec![CONTENT];
         let mut known: Vec<&str> = Vec::new();
-        for st in &self.stages {
+        for st in &plan.stages {
             let Some(seg) = self.segments.get(&st.segment) else {
                 return Err(format!("a stage runs {}, which is missing", st.segment));
             };
@@ -295,10 +315,10 @@ impl Header {
     /// stage, the kept tensors alive (its outputs included), the result once its stage has
     /// begun (the caller's output image is written, so touched, from then on), and what one
     /// run of the segment needs for its window at the segment's finest resolution.
-    fn peak(&self, hq: usize, wq: usize, tq: usize) -> u64 {
-        let last_use = self.last_uses();
+    fn peak(&self, plan: &Plan, hq: usize, wq: usize, tq: usize) -> u64 {
+        let last_use = plan.last_uses(self);
         let (mut alive, mut peak) = (0u64, 0u64);
-        for (i, st) in self.stages.iter().enumerate() {
+        for (i, st) in plan.stages.iter().enumerate() {
             let seg = &self.segments[&st.segment];
             for o in st.outputs.iter().filter(|o| o.keep) {
                 alive += if o.tensor == PICTURE {
@@ -324,12 +344,14 @@ impl Header {
         }
         peak
     }
+}
 
+impl Plan {
     /// The index of the last stage that reads each kept tensor.
-    fn last_uses(&self) -> HashMap<&str, usize> {
+    fn last_uses<'a>(&self, header: &'a Header) -> HashMap<&'a str, usize> {
         let mut last = HashMap::new();
         for (i, st) in self.stages.iter().enumerate() {
-            for input in &self.segments[&st.segment].inputs {
+            for input in &header.segments[&st.segment].inputs {
                 last.insert(input.as_str(), i);
             }
         }
@@ -345,6 +367,8 @@ pub enum Tiling {
     /// In tiles, by the segments of the named variant.
     Tiled {
         variant: String,
+        /// The plan: `fast` keeps more between segments, `lean` computes it again.
+        plan: String,
         tile_side: u32,
         tiles: usize,
         estimate: u64,
@@ -357,12 +381,13 @@ impl std::fmt::Display for Tiling {
             Tiling::Whole { estimate } => write!(f, "untiled (needs about {})", mib(*estimate)),
             Tiling::Tiled {
                 variant,
+                plan,
                 tile_side,
                 tiles,
                 estimate,
             } => write!(
                 f,
-                "in {tiles} tiles of {tile_side}x{tile_side} px ({variant} segments, whole-picture statistics; needs about {})",
+                "in {tiles} tiles of {tile_side}x{tile_side} px ({variant} segments, plan {plan}, whole-picture statistics; needs about {})",
                 mib(*estimate)
             ),
         }
@@ -531,8 +556,9 @@ impl Tiler {
         }
     }
 
-    /// The tiling of a `width x height` picture and what it needs. With `strict`, a picture
-    /// whose tiled run would need more than `budget` is an error.
+    /// The tiling of a `width x height` picture: the fastest plan that fits `budget`, and what
+    /// it needs. With `strict`, a picture that no plan fits is an error; otherwise the leanest
+    /// plan runs.
     pub(super) fn choose(
         &self,
         width: u32,
@@ -548,31 +574,53 @@ impl Tiler {
         );
         let tq = (tile_side as usize / STRIDE).max(1);
         let content = 3 * u64::from(width) * u64::from(height);
-        let estimate = BASE_BYTES + content + h.peak(hq, wq, tq);
-        if strict && estimate > budget {
-            return Err(StylizeError::OverBudget {
-                width,
-                height,
-                needed: estimate,
-                budget,
-            });
-        }
+        let estimates: Vec<(&Plan, u64)> = h
+            .plans
+            .iter()
+            .map(|p| (p, BASE_BYTES + content + h.peak(p, hq, wq, tq)))
+            .collect();
+        let leanest = *estimates
+            .iter()
+            .min_by_key(|(_, e)| *e)
+            .expect("a bundle has a plan");
+        let (plan, estimate) = match estimates.iter().find(|(_, e)| *e <= budget) {
+            Some(&fits) => fits,
+            None if strict => {
+                return Err(StylizeError::OverBudget {
+                    width,
+                    height,
+                    needed: leanest.1,
+                    budget,
+                })
+            }
+            None => leanest,
+        };
         Ok(Tiling::Tiled {
             variant: h.variant.clone(),
+            plan: plan.name.clone(),
             tile_side: (tq * STRIDE) as u32,
             tiles: hq.div_ceil(tq) * wq.div_ceil(tq),
             estimate,
         })
     }
 
-    /// Stylizes `content` into `out` (its size) in tiles of `tile_side` px.
+    /// Stylizes `content` into `out` (its size) in tiles of `tile_side` px, by the plan named
+    /// `plan` (one [`Tiler::choose`] gave).
     pub(super) fn run(
         &mut self,
         content: &RgbImage,
         style: &[f32],
         out: &mut RgbImage,
+        plan: &str,
         tile_side: u32,
     ) -> Result<(), StylizeError> {
+        let plan = self
+            .bundle
+            .header
+            .plans
+            .iter()
+            .position(|p| p.name == plan)
+            .expect("a plan of this bundle");
         let style_shape: [usize; 4] = match self.bundle.header.style_shape[..] {
             [a, b, c, d] => [a, b, c, d],
             // A vector (checked when the bundle was read).
@@ -594,18 +642,16 @@ impl Tiler {
         let (hq, wq) = (ph / STRIDE, pw / STRIDE);
         let tq = (tile_side as usize / STRIDE).max(1);
         let origin = self.bundle.model.origin.clone();
-        let last_use: HashMap<String, usize> = self
-            .bundle
-            .header
-            .last_uses()
+        let last_use: HashMap<String, usize> = self.bundle.header.plans[plan]
+            .last_uses(&self.bundle.header)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         let mut kept: HashMap<String, Vec<f16>> = HashMap::new();
         let mut known: HashMap<String, Vec<f32>> = HashMap::new();
-        for i in 0..self.bundle.header.stages.len() {
+        for i in 0..self.bundle.header.plans[plan].stages.len() {
             let header = &self.bundle.header;
-            let stage = &header.stages[i];
+            let stage = &header.plans[plan].stages[i];
             let seg_name = stage.segment.clone();
             let seg = &header.segments[&seg_name];
             let mut sinks: Vec<Sink> = stage
@@ -733,7 +779,7 @@ impl Tiler {
                 }
             }
             let header = &self.bundle.header;
-            for (sink, o) in sinks.into_iter().zip(&header.stages[i].outputs) {
+            for (sink, o) in sinks.into_iter().zip(&header.plans[plan].stages[i].outputs) {
                 if let (Some(s), Some(n)) = (&sink.sums, o.stats) {
                     let norm = &header.norms[n];
                     let count = (hq * sink.factor * wq * sink.factor) as f64;
@@ -941,8 +987,18 @@ mod tests {
             // 3-channel output at full resolution, and a full-resolution window of 272x272.
             let residual = 4 * 32 * 1000 * 1500 * 2 + 1200 * 66 * 66;
             let expand = 16 * 2000 * 3000 * 2 + 3 * 4000 * 6000 * 2 + 1200 * 272 * 272;
-            let peak = b.header.peak(1000, 1500, 64);
-            assert_eq!(peak, residual.max(expand), "{variant}");
+            let lean = b.header.plans.iter().find(|p| p.name == "lean").unwrap();
+            assert_eq!(
+                b.header.peak(lean, 1000, 1500, 64),
+                residual.max(expand),
+                "{variant}"
+            );
+            // The fast plan keeps the 8-channel full-resolution tensor beside the half-resolution
+            // one while it is made.
+            let fast = &b.header.plans[0];
+            assert_eq!(fast.name, "fast");
+            let expand2 = 16 * 2000 * 3000 * 2 + 8 * 4000 * 6000 * 2 + 1200 * 264 * 264;
+            assert_eq!(b.header.peak(fast, 1000, 1500, 64), expand2, "{variant}");
         }
     }
 
@@ -981,12 +1037,15 @@ mod tests {
         type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
         let cases: [(Edit, &str); 6] = [
             (
-                &|h| h["stages"][1]["outputs"][0]["stats"] = serde_json::Value::Null,
+                &|h| h["plans"][0]["stages"][1]["outputs"][0]["stats"] = serde_json::Value::Null,
                 "before it is computed",
             ),
             (
                 &|h| {
-                    let seg = h["stages"][2]["segment"].as_str().unwrap().to_string();
+                    let seg = h["plans"][0]["stages"][2]["segment"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
                     h["segments"][seg]["inputs"][0] = "stylized_image".into();
                 },
                 "reads stylized_image",
