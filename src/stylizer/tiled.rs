@@ -654,23 +654,24 @@ impl Tiler {
             let stage = &header.plans[plan].stages[i];
             let seg_name = stage.segment.clone();
             let seg = &header.segments[&seg_name];
-            let mut sinks: Vec<Sink> = stage
-                .outputs
-                .iter()
-                .map(|o| {
-                    let t = &header.tensors[&o.tensor];
-                    let factor = STRIDE / t.scale;
-                    let picture = o.tensor == PICTURE;
-                    Sink {
-                        channels: t.channels,
-                        factor,
-                        picture,
-                        keep: (o.keep && !picture)
-                            .then(|| vec![f16::ZERO; t.channels * hq * factor * wq * factor]),
-                        sums: o.stats.map(|_| vec![0f64; 2 * t.channels]),
-                    }
-                })
-                .collect();
+            let mut sinks: Vec<Sink> = Vec::with_capacity(stage.outputs.len());
+            for o in &stage.outputs {
+                let t = &header.tensors[&o.tensor];
+                let factor = STRIDE / t.scale;
+                let picture = o.tensor == PICTURE;
+                let keep = if o.keep && !picture {
+                    Some(zeroed(t.channels * hq * factor * wq * factor)?)
+                } else {
+                    None
+                };
+                sinks.push(Sink {
+                    channels: t.channels,
+                    factor,
+                    picture,
+                    keep,
+                    sums: o.stats.map(|_| vec![0f64; 2 * t.channels]),
+                });
+            }
             let halo = seg.halo;
             let inputs: Vec<(String, usize, usize)> = seg
                 .inputs
@@ -700,13 +701,13 @@ impl Tiler {
                     for (k, (name, c, f)) in inputs.iter().enumerate() {
                         let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
                         if name == CONTENT {
-                            fill_window(content, ay0 * f, ax0 * f, h, w, &mut self.pixels);
+                            fill_window(content, ay0 * f, ax0 * f, h, w, &mut self.pixels)?;
                             continue;
                         }
                         let buf = &kept[name];
                         let (bh, bw) = (hq * f, wq * f);
                         let dst = &mut self.scratch[k];
-                        dst.resize(c * h * w, 0.0);
+                        grow(dst, c * h * w, 0.0)?;
                         for ch in 0..*c {
                             for y in 0..h {
                                 let src = &buf[(ch * bh + ay0 * f + y) * bw + ax0 * f..][..w];
@@ -843,6 +844,28 @@ impl Sink {
     }
 }
 
+/// A zeroed buffer of `n` values, or the error a picture too large for memory gets (not the
+/// abort of a failed `vec!`).
+fn zeroed(n: usize) -> Result<Vec<f16>, StylizeError> {
+    let mut v = Vec::new();
+    grow(&mut v, n, f16::ZERO)?;
+    Ok(v)
+}
+
+/// Resizes `v` to `n` values, failing cleanly when the memory is not there.
+fn grow<T: Clone>(v: &mut Vec<T>, n: usize, value: T) -> Result<(), StylizeError> {
+    if n > v.len() {
+        v.try_reserve_exact(n - v.len()).map_err(|_| {
+            StylizeError::OutOfMemory(format!(
+                "could not allocate {} MB for a tiled picture",
+                (n * std::mem::size_of::<T>()).div_ceil(1_000_000)
+            ))
+        })?;
+    }
+    v.resize(n, value);
+    Ok(())
+}
+
 /// The sum and the sum of squares of `row`, in f64: the variance is E[x^2] - mean^2, which
 /// would cancel in f32 where a channel's mean is large against its spread. Eight lanes, so
 /// that the compiler vectorises it (a strict left-to-right sum cannot be).
@@ -887,10 +910,17 @@ fn check_shape(origin: &str, shape: &[i64], want: &[i64]) -> Result<(), StylizeE
 
 /// Fills `buf` with the `h x w` window at (`y0`, `x0`) of the picture reflect-padded to a
 /// multiple of 4 (as [`crate::tensor::fill_nhwc_padded`] pads it), NHWC.
-fn fill_window(img: &RgbImage, y0: usize, x0: usize, h: usize, w: usize, buf: &mut Vec<u8>) {
+fn fill_window(
+    img: &RgbImage,
+    y0: usize,
+    x0: usize,
+    h: usize,
+    w: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), StylizeError> {
     let (iw, ih) = img.dimensions();
     let src = img.as_raw();
-    buf.resize(h * w * 3, 0);
+    grow(buf, h * w * 3, 0)?;
     for (y, row) in buf.chunks_exact_mut(w * 3).enumerate() {
         let sy = reflect((y0 + y) as u32, ih) as usize;
         let src_row = &src[sy * iw as usize * 3..(sy + 1) * iw as usize * 3];
@@ -901,6 +931,7 @@ fn fill_window(img: &RgbImage, y0: usize, x0: usize, h: usize, w: usize, buf: &m
             row[x * 3..x * 3 + 3].copy_from_slice(&src_row[sx * 3..sx * 3 + 3]);
         }
     }
+    Ok(())
 }
 
 /// Writes a tile's own region of an NHWC u8 window into the picture, clipped to its size.
@@ -966,7 +997,7 @@ mod tests {
         let mut full = vec![0u8; pw * 24 * 3];
         crate::tensor::fill_nhwc_padded(&img, &mut full, |v| v);
         let mut buf = Vec::new();
-        fill_window(&img, 8, 20, 16, 20, &mut buf);
+        fill_window(&img, 8, 20, 16, 20, &mut buf).unwrap();
         for y in 0..16 {
             assert_eq!(
                 &buf[y * 60..(y + 1) * 60],
