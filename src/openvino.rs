@@ -126,10 +126,20 @@ pub fn load() -> Result<&'static OpenVinoInfo, OpenVinoError> {
             path: c_api.clone(),
             reason: e.to_string(),
         })?;
-        openvino_sys::library::load_from(&c_api).map_err(|reason| OpenVinoError::Load {
-            path: c_api.clone(),
-            reason,
-        })?;
+        // openvino-sys parses the library's version string with an unwrap: a library that is
+        // not one of OpenVINO's releases (a self-built one in BRUSHWORK_OPENVINO_DIR) can
+        // panic there, which becomes an error here.
+        // The default hook would print the panic; the error says it in one line instead.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let loaded = std::panic::catch_unwind(|| openvino_sys::library::load_from(&c_api));
+        std::panic::set_hook(hook);
+        loaded
+            .unwrap_or_else(|_| Err("it does not report an OpenVINO version".to_string()))
+            .map_err(|reason| OpenVinoError::Load {
+                path: c_api.clone(),
+                reason,
+            })?;
         let v = ::openvino::version();
         Ok(OpenVinoInfo {
             dir,

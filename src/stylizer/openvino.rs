@@ -58,7 +58,12 @@ fn failed(reason: impl std::fmt::Display) -> StylizeError {
 /// An OpenVINO error while running: an allocation failure is the user's to avoid.
 fn inference_failed(e: InferenceError) -> StylizeError {
     let text = e.to_string();
-    if text.contains("bad_alloc") || text.contains("allocate") {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("bad_alloc")
+        || lower.contains("failed to allocate")
+        || lower.contains("cannot allocate")
+        || lower.contains("out of memory")
+    {
         StylizeError::OutOfMemory(format!("OpenVINO could not allocate memory ({text})"))
     } else {
         StylizeError::OpenVino(text)
@@ -143,10 +148,11 @@ impl OpenVinoTransformer {
                 self.compiled.len() - 1
             }
         };
-        // Most recently used last.
-        let last = self.compiled.len() - 1;
-        self.compiled.swap(at, last);
-        let c = &mut self.compiled[last];
+        // Most recently used last, the others in their order (a swap would send the previous
+        // most recent to the front, to be evicted next).
+        let c = self.compiled.remove(at);
+        self.compiled.push(c);
+        let c = self.compiled.last_mut().expect("pushed above");
         match self.pixel_type {
             PixelType::U8 => {
                 let pixels = c.pixels.get_data_mut::<u8>().map_err(inference_failed)?;
@@ -365,10 +371,15 @@ impl OpenVinoSegments {
                     k,
                     TileOutput::U8(tensor.get_data::<u8>().map_err(inference_failed)?, dims),
                 )?,
-                _ => take(
+                ElementType::F32 => take(
                     k,
                     TileOutput::F32(tensor.get_data::<f32>().map_err(inference_failed)?, dims),
                 )?,
+                other => {
+                    return Err(StylizeError::OpenVino(format!(
+                        "segment {name} gave {output} as {other:?}, not u8 or f32"
+                    )))
+                }
             }
         }
         Ok(())

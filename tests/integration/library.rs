@@ -142,3 +142,43 @@ fn a_stylizer_with_a_budget_tiles_what_exceeds_it() {
         );
     }
 }
+
+/// OpenVINO compiles per frame size and keeps the last few: a stylizer that goes through more
+/// sizes than it keeps, back to an evicted one, and changes style at a size it has compiled,
+/// gives what ONNX Runtime gives for every picture.
+#[test]
+fn openvino_across_sizes_and_styles_matches_onnx_runtime() {
+    let photo = load(&data("content_333x250.png"));
+    let options = |device| StylizerOptions {
+        device,
+        precision: Some(Precision::Fp32),
+        ..Default::default()
+    };
+    let mut ov = Stylizer::new(options(brushwork::Device::OpenVino)).unwrap();
+    let mut ort = Stylizer::new(options(brushwork::Device::Cpu)).unwrap();
+    let styles = [
+        ort.embed(&load(&data(&golden().style))).unwrap(),
+        ort.embed(&load(&example("styles/bricks_sq.jpg"))).unwrap(),
+    ];
+    let sizes = [
+        (64, 48),
+        (80, 64),
+        (96, 72),
+        (112, 80),
+        (128, 96),
+        (64, 48),
+        (96, 72),
+    ];
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let picture = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Triangle);
+        for style in [i % 2, (i + 1) % 2] {
+            let got = ov.stylize(&picture, &styles[style]).unwrap();
+            let want = ort.stylize(&picture, &styles[style]).unwrap();
+            let diff = mean_abs_diff_per_channel(&got, &want);
+            assert!(
+                diff.iter().all(|&d| d < 1.0),
+                "{w}x{h}, style {style} (step {i}): {diff:?}"
+            );
+        }
+    }
+}
