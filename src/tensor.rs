@@ -16,7 +16,7 @@ pub fn padded(n: u32) -> u32 {
 /// Index into `0..n` of position `i` in `0..n + pad`, mirroring about the last pixel (numpy's
 /// `reflect`: ..., n-3, n-2, n-1, n-2, n-3, ...). Needs `pad < n`.
 #[inline]
-pub(crate) fn reflect(i: u32, n: u32) -> u32 {
+fn reflect(i: u32, n: u32) -> u32 {
     if i < n {
         i
     } else {
@@ -36,25 +36,45 @@ pub fn fill_nhwc_padded<T: Copy>(
     convert: impl Fn(u8) -> T,
 ) -> (usize, usize) {
     let (w, h) = img.dimensions();
-    let (pw, ph) = (padded(w), padded(h));
-    assert_eq!(out.len(), (pw * ph * 3) as usize, "tensor size");
+    let (pw, ph) = (padded(w) as usize, padded(h) as usize);
+    fill_nhwc_window(img, 0, 0, ph, pw, out, convert);
+    (ph, pw)
+}
+
+/// Writes the `h x w` window at (`y0`, `x0`) of `img` reflect-padded to a multiple of 4 (as
+/// [`fill_nhwc_padded`] pads it) into `out`, NHWC, converting each byte with `convert`. The
+/// window must lie within the padded picture (tiled pictures read their tiles through it).
+///
+/// # Panics
+/// If `out` does not hold exactly `h * w * 3` elements.
+pub fn fill_nhwc_window<T: Copy>(
+    img: &RgbImage,
+    y0: usize,
+    x0: usize,
+    h: usize,
+    w: usize,
+    out: &mut [T],
+    convert: impl Fn(u8) -> T,
+) {
+    assert_eq!(out.len(), h * w * 3, "tensor size");
+    let (iw, ih) = img.dimensions();
     let src = img.as_raw();
-    let row_len = (pw * 3) as usize;
-    for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
-        let sy = reflect(y as u32, h) as usize;
-        let src_row = &src[sy * (w as usize) * 3..(sy + 1) * (w as usize) * 3];
-        let (body, tail) = row.split_at_mut((w * 3) as usize);
-        for (d, s) in body.iter_mut().zip(src_row) {
+    let row_bytes = iw as usize * 3;
+    for (y, row) in out.chunks_exact_mut(w * 3).enumerate() {
+        let sy = reflect((y0 + y) as u32, ih) as usize;
+        let src_row = &src[sy * row_bytes..(sy + 1) * row_bytes];
+        let inside = (iw as usize).saturating_sub(x0).min(w);
+        let (body, tail) = row.split_at_mut(inside * 3);
+        for (d, s) in body.iter_mut().zip(&src_row[x0 * 3..]) {
             *d = convert(*s);
         }
         for (x, px) in tail.chunks_exact_mut(3).enumerate() {
-            let sx = reflect(w + x as u32, w) as usize;
+            let sx = reflect((x0 + inside + x) as u32, iw) as usize;
             for c in 0..3 {
                 px[c] = convert(src_row[sx * 3 + c]);
             }
         }
     }
-    (ph as usize, pw as usize)
 }
 
 /// Copies the top-left `out.width() x out.height()` of an 8-bit NHWC tensor whose rows are

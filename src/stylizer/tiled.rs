@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 use crate::models::{ModelBytes, ModelError, Precision};
 use crate::providers::Device;
-use crate::tensor::reflect;
+use crate::tensor::fill_nhwc_window;
 
 use super::openvino::OpenVinoSegments;
 use super::{session, StylizeError};
@@ -701,7 +701,9 @@ impl Tiler {
                     for (k, (name, c, f)) in inputs.iter().enumerate() {
                         let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
                         if name == CONTENT {
-                            fill_window(content, ay0 * f, ax0 * f, h, w, &mut self.pixels)?;
+                            grow(&mut self.pixels, h * w * 3, 0)?;
+                            let (y0, x0) = (ay0 * f, ax0 * f);
+                            fill_nhwc_window(content, y0, x0, h, w, &mut self.pixels, |v| v);
                             continue;
                         }
                         let buf = &kept[name];
@@ -908,32 +910,6 @@ fn check_shape(origin: &str, shape: &[i64], want: &[i64]) -> Result<(), StylizeE
     Ok(())
 }
 
-/// Fills `buf` with the `h x w` window at (`y0`, `x0`) of the picture reflect-padded to a
-/// multiple of 4 (as [`crate::tensor::fill_nhwc_padded`] pads it), NHWC.
-fn fill_window(
-    img: &RgbImage,
-    y0: usize,
-    x0: usize,
-    h: usize,
-    w: usize,
-    buf: &mut Vec<u8>,
-) -> Result<(), StylizeError> {
-    let (iw, ih) = img.dimensions();
-    let src = img.as_raw();
-    grow(buf, h * w * 3, 0)?;
-    for (y, row) in buf.chunks_exact_mut(w * 3).enumerate() {
-        let sy = reflect((y0 + y) as u32, ih) as usize;
-        let src_row = &src[sy * iw as usize * 3..(sy + 1) * iw as usize * 3];
-        let inside = (iw as usize).saturating_sub(x0).min(w);
-        row[..inside * 3].copy_from_slice(&src_row[x0 * 3..(x0 + inside) * 3]);
-        for x in inside..w {
-            let sx = reflect((x0 + x) as u32, iw) as usize;
-            row[x * 3..x * 3 + 3].copy_from_slice(&src_row[sx * 3..sx * 3 + 3]);
-        }
-    }
-    Ok(())
-}
-
 /// Writes a tile's own region of an NHWC u8 window into the picture, clipped to its size.
 fn write_picture(px: &[u8], r: &Region, out: &mut RgbImage) {
     let (w, h) = (out.width() as usize, out.height() as usize);
@@ -996,8 +972,8 @@ mod tests {
         let pw = 40usize;
         let mut full = vec![0u8; pw * 24 * 3];
         crate::tensor::fill_nhwc_padded(&img, &mut full, |v| v);
-        let mut buf = Vec::new();
-        fill_window(&img, 8, 20, 16, 20, &mut buf).unwrap();
+        let mut buf = vec![0u8; 16 * 20 * 3];
+        fill_nhwc_window(&img, 8, 20, 16, 20, &mut buf, |v| v);
         for y in 0..16 {
             assert_eq!(
                 &buf[y * 60..(y + 1) * 60],
