@@ -379,12 +379,12 @@ impl Stylizer {
             Tiling::Whole { .. } => self.transform.run(content, style, out)?,
             Tiling::Tiled {
                 plan, tile_side, ..
-            } => self.tiler.as_mut().expect("loaded by tiling_of").run(
+            } => self.run_tiled(
+                Network::Transform,
                 content,
                 style.as_slice(),
                 out,
-                plan,
-                *tile_side,
+                (plan, *tile_side),
             )?,
         }
         self.ran(content, tiling);
@@ -430,11 +430,7 @@ impl Stylizer {
             budget,
             reason,
         };
-        let loaded = match network {
-            Network::Transform => self.tiler.is_some(),
-            Network::Presets => self.preset_tiler.is_some(),
-        };
-        if !loaded {
+        if self.tiler_of(network).is_none() {
             let (model, file) = match network {
                 Network::Transform => (
                     self.models.tiled_for(precision),
@@ -477,23 +473,38 @@ impl Stylizer {
                 }
                 (engine, _) => Runner::ort(engine.ort_device(), precision, self.threads),
             };
-            let tiler = Some(Tiler::new(bundle, runner));
-            match network {
-                Network::Transform => self.tiler = tiler,
-                Network::Presets => self.preset_tiler = tiler,
-            }
+            *self.tiler_of(network) = Some(Tiler::new(bundle, runner));
         }
-        let tiler = match network {
-            Network::Transform => &self.tiler,
-            Network::Presets => &self.preset_tiler,
-        };
-        tiler.as_ref().expect("loaded above").choose(
-            width,
-            height,
-            budget,
-            self.memory_budget.is_some(),
-            self.tile_side,
-        )
+        let (budget_given, tile_side) = (self.memory_budget.is_some(), self.tile_side);
+        let tiler = self.tiler_of(network).as_ref().expect("loaded above");
+        tiler.choose(width, height, budget, budget_given, tile_side)
+    }
+
+    /// The tiled segments of `network`, once loaded.
+    fn tiler_of(&mut self, network: Network) -> &mut Option<Tiler> {
+        match network {
+            Network::Transform => &mut self.tiler,
+            Network::Presets => &mut self.preset_tiler,
+        }
+    }
+
+    /// Runs `content` in tiles of `network` by `plan` (one [`Self::tiling_of`] chose, which
+    /// loaded the segments).
+    fn run_tiled(
+        &mut self,
+        network: Network,
+        content: &RgbImage,
+        style: &[f32],
+        out: &mut RgbImage,
+        (plan, tile_side): (&str, u32),
+    ) -> Result<(), StylizeError> {
+        if out.dimensions() != content.dimensions() {
+            *out = RgbImage::new(content.width(), content.height());
+        }
+        self.tiler_of(network)
+            .as_mut()
+            .expect("loaded by tiling_of")
+            .run(content, style, out, plan, tile_side)
     }
 
     /// How the last picture ran (`None` before the first).

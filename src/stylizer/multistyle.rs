@@ -27,13 +27,7 @@ impl Stylizer {
             plan, tile_side, ..
         } = &tiling
         {
-            if out.dimensions() != content.dimensions() {
-                *out = RgbImage::new(content.width(), content.height());
-            }
-            self.preset_tiler
-                .as_mut()
-                .expect("loaded by tiling_of")
-                .run(content, &mix.0, out, plan, *tile_side)?;
+            self.run_tiled(Network::Presets, content, &mix.0, out, (plan, *tile_side))?;
             self.ran(content, tiling);
             return Ok(());
         }
