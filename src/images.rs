@@ -38,11 +38,13 @@ pub enum ImageError {
         width: u32,
         height: u32,
     },
-    #[error("{}: image is {width}x{height} ({:.0} megapixels); brushwork decodes at most {} megapixels and {MAX_SIDE} px a side, whatever --max-size says: scale it down first", .path.display(), *.width as f64 * *.height as f64 / 1e6, MAX_PIXELS / 1_000_000)]
+    #[error("{}: image is {width}x{height} ({:.0} megapixels); brushwork decodes at most {} megapixels and {MAX_SIDE} px a side, whatever --max-size says: scale it down first", .path.display(), *.width as f64 * *.height as f64 / 1e6, *.max_pixels as f64 / 1e6)]
     TooLarge {
         path: PathBuf,
         width: u32,
         height: u32,
+        /// The limit it is over.
+        max_pixels: u64,
     },
     #[error("{}: unknown output format; use a .png, .jpg, .jpeg, .webp, .bmp or .tiff name", .0.display())]
     UnknownFormat(PathBuf),
@@ -61,20 +63,7 @@ impl ImageError {
 /// converts grayscale, palette and 16-bit images. Refuses what is not a regular file, a picture
 /// over [`MAX_PIXELS`] (before decoding it) and a truncated JPEG.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
-    let img = load_dynamic(path)?;
-    let rgb = to_rgb_on_white(img);
-    if rgb.width() < MIN_SIDE || rgb.height() < MIN_SIDE {
-        return Err(ImageError::TooSmall {
-            path: path.to_path_buf(),
-            width: rgb.width(),
-            height: rgb.height(),
-        });
-    }
-    Ok(rgb)
-}
-
-fn load_dynamic(path: &Path) -> Result<DynamicImage, ImageError> {
-    let unreadable = |e: std::io::Error| {
+    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ImageError::NotFound(path.to_path_buf())
         } else {
@@ -83,28 +72,48 @@ fn load_dynamic(path: &Path) -> Result<DynamicImage, ImageError> {
                 reason: e.to_string(),
             }
         }
-    };
+    })?;
+    decode_rgb(&bytes, path, MAX_PIXELS)
+}
+
+/// [`load_rgb`] for a picture already in memory (an upload): the same checks, with at most
+/// `max_pixels` (itself at most [`MAX_PIXELS`]) refused before decoding. `name` only names the
+/// picture in errors.
+pub fn decode_rgb(bytes: &[u8], name: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    let img = decode_dynamic(bytes, name, max_pixels.min(MAX_PIXELS))?;
+    let rgb = to_rgb_on_white(img);
+    if rgb.width() < MIN_SIDE || rgb.height() < MIN_SIDE {
+        return Err(ImageError::TooSmall {
+            path: name.to_path_buf(),
+            width: rgb.width(),
+            height: rgb.height(),
+        });
+    }
+    Ok(rgb)
+}
+
+fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicImage, ImageError> {
     let not_image = |reason: String| ImageError::NotAnImage {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(unreadable)?;
-    let reader = ImageReader::new(std::io::Cursor::new(&bytes[..]))
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(unreadable)?;
+        .map_err(|e| not_image(e.to_string()))?;
     if reader.format() == Some(ImageFormat::Jpeg) {
-        jpeg_check_complete(&bytes).map_err(|e| not_image(e.into()))?;
+        jpeg_check_complete(bytes).map_err(|e| not_image(e.into()))?;
     }
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| not_image(e.to_string()))?;
     use image::ImageDecoder;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS || width.max(height) > MAX_SIDE {
+    if u64::from(width) * u64::from(height) > max_pixels || width.max(height) > MAX_SIDE {
         return Err(ImageError::TooLarge {
             path: path.to_path_buf(),
             width,
             height,
+            max_pixels,
         });
     }
     let mut limits = image::Limits::default();
@@ -219,6 +228,19 @@ pub fn check_writable_target(path: &Path) -> Result<(), ImageError> {
     })
 }
 
+/// Encodes `img` in memory: as JPEG at `jpeg_quality`, or in `format` (quality unused).
+pub fn encode(img: &RgbImage, format: ImageFormat, jpeg_quality: u8) -> Result<Vec<u8>, String> {
+    // Encoders for some formats need to seek, so encode into a cursor.
+    let mut encoded = std::io::Cursor::new(Vec::new());
+    let result = if format == ImageFormat::Jpeg {
+        JpegEncoder::new_with_quality(&mut encoded, jpeg_quality).encode_image(img)
+    } else {
+        img.write_to(&mut encoded, format)
+    };
+    result.map_err(|e| e.to_string())?;
+    Ok(encoded.into_inner())
+}
+
 /// Writes `img` to `path` atomically (see [`crate::atomic`]), in the format its extension names.
 /// `jpeg_quality` applies to JPEG output only.
 pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), ImageError> {
@@ -228,13 +250,6 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
         path: path.to_path_buf(),
         reason,
     };
-    // Encoders for some formats need to seek, so encode in memory and write once.
-    let mut encoded = std::io::Cursor::new(Vec::new());
-    let result = if format == ImageFormat::Jpeg {
-        JpegEncoder::new_with_quality(&mut encoded, jpeg_quality).encode_image(img)
-    } else {
-        img.write_to(&mut encoded, format)
-    };
-    result.map_err(|e| write_err(e.to_string()))?;
-    crate::atomic::write(path, encoded.get_ref()).map_err(write_err)
+    let encoded = encode(img, format, jpeg_quality).map_err(write_err)?;
+    crate::atomic::write(path, &encoded).map_err(write_err)
 }

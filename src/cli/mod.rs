@@ -6,6 +6,7 @@ mod info;
 mod interpolate;
 mod live;
 mod presets;
+mod serve;
 pub mod sheet;
 pub mod signals;
 mod style_args;
@@ -51,6 +52,7 @@ pub enum Command {
     Presets(presets::PresetsArgs),
     Live(live::LiveArgs),
     Video(video::VideoArgs),
+    Serve(serve::ServeArgs),
     Bench(bench::BenchArgs),
     Info(info::InfoArgs),
 }
@@ -160,7 +162,7 @@ impl EngineArgs {
 }
 
 /// A size in bytes with its unit: B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (of 1024).
-fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -232,6 +234,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Presets(args) => presets::run(args),
         Command::Live(args) => live::run(args),
         Command::Video(args) => video::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Info(args) => info::run(args),
     }

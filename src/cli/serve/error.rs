@@ -1,0 +1,107 @@
+//! What the API answers when it cannot do what was asked: a status and one line of JSON.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use brushwork::images::ImageError;
+use brushwork::presets::PresetError;
+use brushwork::style::BlendError;
+use brushwork::style_file::StyleFileError;
+use brushwork::StylizeError;
+
+/// An error answer: `{"error": "..."}` with its status (400 bad input, 401 no token, 413 too
+/// large, 503 busy or timed out with `Retry-After`, 500 the server's own failure).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Seconds for `Retry-After` (503 only).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// 503: every stylizer busy and the queue full, or a request that ran out of time.
+    pub fn busy(message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
+    }
+
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.message }).to_string();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body + "\n",
+        )
+            .into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
+    }
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::TooLarge { .. } => ApiError::too_large(e.to_string()),
+            e => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl From<StylizeError> for ApiError {
+    fn from(e: StylizeError) -> Self {
+        match e {
+            StylizeError::OutOfMemory(_)
+            | StylizeError::OverBudget { .. }
+            | StylizeError::CannotTile { .. } => ApiError::too_large(e.to_string()),
+            e if e.is_user_error() => ApiError::bad_request(e.to_string()),
+            e => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StyleFileError> for ApiError {
+    fn from(e: StyleFileError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<BlendError> for ApiError {
+    fn from(e: BlendError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<PresetError> for ApiError {
+    fn from(e: PresetError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}

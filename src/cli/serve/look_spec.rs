@@ -1,0 +1,292 @@
+//! The CLI's style language as request fields: `style` (repeated), `preset` (repeated),
+//! `weights`, `strength`, `preserve_color`. The HTTP form and the webcam's settings message
+//! both land here, so they accept and refuse the same things as `brushwork stylize`.
+
+use std::path::Path;
+
+use axum::body::Bytes;
+use brushwork::look::{Look, Palette, MAX_PALETTE};
+use brushwork::presets::PresetMix;
+use brushwork::style::StyleEmbedding;
+use brushwork::style_file::StyleFile;
+use brushwork::style_source::Builtin;
+
+use super::error::ApiError;
+
+/// The most bytes a text field may hold (a style file's JSON is about 2 KB).
+pub const MAX_TEXT_FIELD: usize = 64 << 10;
+
+/// One `style` entry.
+#[derive(Debug, Clone)]
+pub enum StyleInput {
+    /// A painting, to embed on a stylizer (its upload name, for errors).
+    Painting { bytes: Bytes, name: String },
+    /// A style file or a built-in style: the embedding is known.
+    Embedding(StyleEmbedding),
+}
+
+/// What to paint with, checked but not yet embedded.
+#[derive(Debug, Clone)]
+pub struct LookSpec {
+    pub styles: Vec<StyleInput>,
+    pub presets: Vec<PresetMix>,
+    pub weights: Vec<f32>,
+    pub strength: f32,
+    pub preserve_color: bool,
+}
+
+/// The fields as they arrive, before checking.
+#[derive(Debug, Default)]
+pub struct LookFields {
+    pub styles: Vec<StyleInput>,
+    pub presets: Vec<String>,
+    pub weights: Option<String>,
+    pub strength: Option<String>,
+    pub preserve_color: Option<String>,
+}
+
+impl LookFields {
+    /// A text `style` value: a style file's JSON (it starts with `{`) or a built-in name.
+    pub fn push_style_text(&mut self, text: &str, model_sha256: &str) -> Result<(), ApiError> {
+        let embedding = if text.trim_start().starts_with('{') {
+            StyleFile::parse(text, Path::new("style"), model_sha256)?.embedding()
+        } else {
+            let name = text.trim();
+            let builtin = Builtin::find(name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "style: unknown built-in style '{name}' (GET /v1/styles lists them); send a painting or a style file as a file part instead"
+                ))
+            })?;
+            builtin.file(model_sha256)?.embedding()
+        };
+        self.styles.push(StyleInput::Embedding(embedding));
+        Ok(())
+    }
+
+    /// A `style` file part: a style file when its name ends in `.style.json` or it is JSON,
+    /// otherwise a painting.
+    pub fn push_style_file(
+        &mut self,
+        bytes: Bytes,
+        name: &str,
+        content_type: Option<&str>,
+        model_sha256: &str,
+    ) -> Result<(), ApiError> {
+        let json = brushwork::style_file::is_style_file(Path::new(name))
+            || content_type.is_some_and(|t| t.starts_with("application/json"))
+            || bytes.first() == Some(&b'{');
+        if json {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::bad_request(format!("style {name}: not UTF-8 text")))?;
+            let file = StyleFile::parse(text, Path::new(name), model_sha256)?;
+            self.styles.push(StyleInput::Embedding(file.embedding()));
+        } else {
+            self.styles.push(StyleInput::Painting {
+                bytes,
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked without a stylizer.
+    pub fn check(self) -> Result<LookSpec, ApiError> {
+        let count = self.styles.len().max(self.presets.len());
+        if !self.styles.is_empty() && !self.presets.is_empty() {
+            return Err(ApiError::bad_request(
+                "give style or preset, not both (the 26 presets are another network)",
+            ));
+        }
+        if count == 0 {
+            return Err(ApiError::bad_request(
+                "no style: give a style (a painting, a style file or a built-in name) or a preset",
+            ));
+        }
+        if count > MAX_PALETTE {
+            return Err(ApiError::bad_request(format!(
+                "{count} styles; at most {MAX_PALETTE} can be given"
+            )));
+        }
+        let presets = self
+            .presets
+            .iter()
+            .map(|s| PresetMix::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights = match &self.weights {
+            None => vec![1.0; count],
+            Some(text) => text
+                .split(',')
+                .map(|w| {
+                    w.trim().parse::<f32>().map_err(|_| {
+                        ApiError::bad_request(format!("weights: '{w}' is not a number"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if weights.len() != count {
+            return Err(ApiError::bad_request(format!(
+                "weights: {count} styles but {} weights; give one weight per style",
+                weights.len()
+            )));
+        }
+        brushwork::style::normalize_weights(&weights)
+            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
+        let strength = match &self.strength {
+            None => 1.0,
+            Some(text) => text
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("strength: '{text}' is not a number from 0 to 1"))
+                })?,
+        };
+        let preserve_color = match &self.preserve_color {
+            None => false,
+            Some(text) => parse_bool("preserve_color", text)?,
+        };
+        Ok(LookSpec {
+            styles: self.styles,
+            presets,
+            weights,
+            strength,
+            preserve_color,
+        })
+    }
+}
+
+/// `true`/`false`, `1`/`0`, `on`/`off`, `yes`/`no` (an HTML checkbox sends `on`).
+pub fn parse_bool(field: &str, text: &str) -> Result<bool, ApiError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => Ok(true),
+        "false" | "0" | "off" | "no" | "" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "{field}: '{text}' is not true or false"
+        ))),
+    }
+}
+
+impl LookSpec {
+    /// The look, once every painting is embedded by `embed` (called on a stylizer's thread).
+    pub fn resolve(
+        &self,
+        mut embed: impl FnMut(&[u8], &str) -> Result<StyleEmbedding, ApiError>,
+    ) -> Result<Look, ApiError> {
+        let palette = if self.presets.is_empty() {
+            let mut embeddings = Vec::with_capacity(self.styles.len());
+            for s in &self.styles {
+                embeddings.push(match s {
+                    StyleInput::Embedding(e) => *e,
+                    StyleInput::Painting { bytes, name } => embed(bytes, name)?,
+                });
+            }
+            Palette::Styles(embeddings)
+        } else {
+            Palette::Presets(self.presets.clone())
+        };
+        let paint = palette
+            .blend(&self.weights)
+            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
+        Ok(Look::new(paint)
+            .with_strength(self.strength)?
+            .with_preserve_color(self.preserve_color))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "not-checked-for-builtins";
+
+    fn fields() -> LookFields {
+        LookFields::default()
+    }
+
+    #[test]
+    fn the_form_means_what_the_cli_means() {
+        let mut f = fields();
+        f.presets = vec!["3:0.5,12:0.5".into(), "7".into()];
+        f.weights = Some("1, 3".into());
+        f.strength = Some("0.25".into());
+        f.preserve_color = Some("on".into());
+        let spec = f.check().unwrap();
+        assert_eq!(spec.weights, vec![1.0, 3.0]);
+        assert_eq!(spec.strength, 0.25);
+        assert!(spec.preserve_color);
+        let look = spec.resolve(|_, _| unreachable!()).unwrap();
+        assert_eq!(look.strength, 0.25);
+    }
+
+    #[test]
+    fn bad_fields_say_which_field() {
+        let cases: Vec<(LookFields, &str)> = vec![
+            (fields(), "no style"),
+            (
+                LookFields {
+                    presets: vec!["3".into()],
+                    weights: Some("1,2".into()),
+                    ..fields()
+                },
+                "1 styles but 2 weights",
+            ),
+            (
+                LookFields {
+                    presets: vec!["3".into()],
+                    weights: Some("x".into()),
+                    ..fields()
+                },
+                "weights: 'x' is not a number",
+            ),
+            (
+                LookFields {
+                    presets: vec!["3".into()],
+                    weights: Some("0".into()),
+                    ..fields()
+                },
+                "all weights are zero",
+            ),
+            (
+                LookFields {
+                    presets: vec!["3".into()],
+                    strength: Some("1.5".into()),
+                    ..fields()
+                },
+                "strength: '1.5'",
+            ),
+            (
+                LookFields {
+                    presets: vec!["30".into()],
+                    ..fields()
+                },
+                "preset 30 does not exist",
+            ),
+            (
+                LookFields {
+                    presets: vec!["3".into()],
+                    preserve_color: Some("maybe".into()),
+                    ..fields()
+                },
+                "preserve_color: 'maybe'",
+            ),
+            (
+                LookFields {
+                    presets: (0..10).map(|i| i.to_string()).collect(),
+                    ..fields()
+                },
+                "at most 9",
+            ),
+        ];
+        for (f, want) in cases {
+            let err = f.check().unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.message.contains(want), "{} lacks {want}", err.message);
+        }
+        let mut f = fields();
+        let err = f.push_style_text("no-such-style", SHA).unwrap_err();
+        assert!(err.message.contains("unknown built-in style 'no-such-style'"));
+        let err = f.push_style_text("{\"format\": 1}", SHA).unwrap_err();
+        assert_eq!(err.status, 400);
+    }
+}

@@ -1,0 +1,172 @@
+//! `brushwork serve`: the runtime behind a web page and an HTTP API.
+//!
+//! - [`api`]: routes, token, counting, `/v1/stylize`, `/v1/embed`, `/v1/styles`, `/healthz`,
+//!   `/metrics`;
+//! - [`webcam`]: the page's webcam over a WebSocket, latest frame wins;
+//! - [`pool`]: the fixed set of stylizers and the bounded queue in front of them;
+//! - [`look_spec`]: the CLI's style language as request fields;
+//! - [`frames`], [`error`], [`metrics`], [`page`]: wire formats, error answers, Prometheus, the
+//!   embedded page.
+
+mod api;
+mod error;
+mod frames;
+mod look_spec;
+mod metrics;
+mod page;
+mod pool;
+mod webcam;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{EngineArgs, UsageError};
+
+/// Serve a web page and an HTTP API: stylize uploads, embed paintings, and repaint a browser's
+/// webcam live over a WebSocket.
+///
+/// Open the printed address in a browser. The API: POST /v1/stylize and /v1/embed
+/// (multipart/form-data), GET /v1/styles, /healthz, /metrics (Prometheus); see the README for
+/// curl examples. Requests run on a fixed number of stylizers behind a bounded queue: when both
+/// are full the answer is 503 with Retry-After, never an endless wait. The server keeps no
+/// state between requests, so any number of them can run behind a load balancer.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; port 0 picks a free one (the address is printed on
+    /// standard output). Any address but a loopback one needs --token or --insecure-no-auth.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub bind: SocketAddr,
+
+    /// Require this bearer token (`Authorization: Bearer TOKEN`) for the API, the webcam and
+    /// the metrics; the page asks for it once. /healthz and the page itself stay open.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Serve a non-loopback address without a token: anyone who reaches it can use it.
+    #[arg(long, conflicts_with = "token")]
+    pub insecure_no_auth: bool,
+
+    /// Stylizers working at once, each with its own copy of the networks and its own
+    /// --memory-budget. Default: one per 4 CPU threads, at least 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+
+    /// Requests that may wait for a free stylizer; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 16, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(0..=4096))]
+    pub queue: u16,
+
+    /// The largest request (photo and styles together), e.g. 32MiB or 50MB; larger ones are
+    /// answered 413. It bounds memory: at most workers + queue requests are held at once.
+    #[arg(long, default_value = "32MiB", value_name = "SIZE", value_parser = super::parse_bytes)]
+    pub max_upload: u64,
+
+    /// The largest picture a request may send, in megapixels (0.01 to 100), checked before it
+    /// is decoded; larger ones are answered 413. A request's max_size scales down after that.
+    #[arg(long, default_value_t = 24.0, value_name = "MP",
+          value_parser = |s: &str| super::style_args::parse_in_range(s, 0.01, 100.0))]
+    pub max_megapixels: f32,
+
+    /// Seconds a request may take in all (upload, waiting, stylizing); then it is answered 503.
+    #[arg(long, default_value_t = 120, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Webcam WebSockets open at once; more are answered 503.
+    #[arg(long, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_webcams: u16,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(t) = &args.token {
+        if t.len() < 8 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UsageError(
+                "--token: use at least 8 characters, without spaces or control characters".into(),
+            )
+            .into());
+        }
+    }
+    if !args.bind.ip().is_loopback() && args.token.is_none() && !args.insecure_no_auth {
+        return Err(UsageError(format!(
+            "--bind {}: not a loopback address, so anyone on the network could use this server; give --token TOKEN (clients send Authorization: Bearer TOKEN) or --insecure-no-auth",
+            args.bind
+        ))
+        .into());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = args
+        .workers
+        .map_or_else(|| (cores / 4).max(1), usize::from);
+    let mut options = args.engine.options()?;
+    if options.threads.is_none() && workers > 1 {
+        // The workers share the cores rather than each taking all of them.
+        options.threads = Some((cores / workers).max(1));
+    }
+    let max_pixels = (f64::from(args.max_megapixels) * 1e6) as u64;
+    // Bound before anything is served: a port in use is the user's to fix.
+    let listener = std::net::TcpListener::bind(args.bind)
+        .map_err(|e| UsageError(format!("--bind {}: cannot listen: {e}", args.bind)))?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+
+    let metrics = Arc::new(metrics::Metrics::new());
+    let pool = pool::Pool::start(
+        &options,
+        workers,
+        usize::from(args.queue),
+        pool::PictureLimits { max_pixels },
+        Arc::clone(&metrics),
+    )?;
+    say!(
+        "brushwork: serving on {} with {workers} stylizer(s) on {}, queue {}{}",
+        address,
+        pool.engine,
+        args.queue,
+        if args.token.is_some() {
+            ", token required"
+        } else {
+            ""
+        }
+    );
+    let state = Arc::new(api::AppState {
+        pool,
+        metrics,
+        token: args.token.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        max_upload: args.max_upload,
+        max_pixels,
+        webcams: Arc::new(tokio::sync::Semaphore::new(usize::from(args.max_webcams))),
+    });
+    // The network side needs few threads: the stylizers have their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("http")
+        .build()
+        .context("cannot start the HTTP runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let host = if address.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else if address.is_ipv6() {
+            format!("[{}]", address.ip())
+        } else {
+            address.ip().to_string()
+        };
+        out!("http://{host}:{}/", address.port());
+        std::io::Write::flush(&mut std::io::stdout()).map_err(super::StdoutError)?;
+        axum::serve(listener, api::router(state))
+            .await
+            .context("the server stopped")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
