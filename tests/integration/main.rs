@@ -10,6 +10,7 @@ mod library;
 mod live;
 mod presets;
 mod runtime;
+mod serve;
 mod style_language;
 mod style_space;
 mod stylize;

@@ -76,11 +76,7 @@ async fn count(State(state): State<Shared>, request: Request, next: Next) -> Res
 
 /// With `--token`, the API and the metrics need `Authorization: Bearer TOKEN` (a browser's
 /// WebSocket cannot send headers, so `/v1/webcam` also takes `?token=`).
-async fn require_token(
-    State(state): State<Shared>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
@@ -124,7 +120,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -191,9 +191,15 @@ struct Form {
 fn multipart_error(e: MultipartError) -> ApiError {
     let status = e.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!("the request is over the server's limit ({})", e.body_text()))
+        ApiError::too_large(format!(
+            "the request is over the server's limit ({})",
+            e.body_text()
+        ))
     } else {
-        ApiError::new(status, format!("malformed multipart form: {}", e.body_text()))
+        ApiError::new(
+            status,
+            format!("malformed multipart form: {}", e.body_text()),
+        )
     }
 }
 
@@ -300,12 +306,14 @@ async fn in_time<T>(
     state: &AppState,
     f: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    tokio::time::timeout(state.timeout, f).await.unwrap_or_else(|_| {
-        Err(ApiError::busy(format!(
+    tokio::time::timeout(state.timeout, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::busy(format!(
             "timed out after {} s; the server is busy or the picture is too large (try max_size)",
             state.timeout.as_secs()
         )))
-    })
+        })
 }
 
 async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Response, ApiError> {
@@ -327,9 +335,9 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
             &state.pool.predictor_sha256,
         )
         .await?;
-        let (photo, photo_name) = form
-            .image
-            .ok_or_else(|| ApiError::bad_request("no image: send the photo as an 'image' file part"))?;
+        let (photo, photo_name) = form.image.ok_or_else(|| {
+            ApiError::bad_request("no image: send the photo as an 'image' file part")
+        })?;
         let look = form.look.check()?;
         let max_size = number("max_size", &form.max_size, 16u32..=32_768)?;
         let format = match form.format.as_deref().map(str::trim) {
@@ -342,7 +350,8 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
                 )))
             }
         };
-        let quality = number("quality", &form.quality, 1u8..=100)?.unwrap_or(brushwork::images::JPEG_QUALITY);
+        let quality =
+            number("quality", &form.quality, 1u8..=100)?.unwrap_or(brushwork::images::JPEG_QUALITY);
         let done = state
             .pool
             .run(
@@ -365,11 +374,19 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
             inference_ms,
         } = done
         else {
-            return Err(ApiError::internal("a stylizer answered with something else"));
+            return Err(ApiError::internal(
+                "a stylizer answered with something else",
+            ));
         };
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, content_type(format).parse().expect("ascii"));
-        headers.insert("x-brushwork-size", format!("{width}x{height}").parse().expect("ascii"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            content_type(format).parse().expect("ascii"),
+        );
+        headers.insert(
+            "x-brushwork-size",
+            format!("{width}x{height}").parse().expect("ascii"),
+        );
         headers.insert(
             "x-brushwork-inference-ms",
             format!("{inference_ms:.1}").parse().expect("ascii"),
@@ -410,7 +427,9 @@ async fn embed(State(state): State<Shared>, multipart: Multipart) -> Result<Resp
             )
             .await?;
         let Done::StyleFile(json) = done else {
-            return Err(ApiError::internal("a stylizer answered with something else"));
+            return Err(ApiError::internal(
+                "a stylizer answered with something else",
+            ));
         };
         Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
     })

@@ -43,7 +43,11 @@ impl Frame {
         let transport = match &message[..4] {
             m if m == JPEG => Transport::Jpeg,
             m if m == RAW => Transport::Raw,
-            _ => return Err(bad("unknown header; frames start with BWJ1 (JPEG) or BWR1 (RGBA)")),
+            _ => {
+                return Err(bad(
+                    "unknown header; frames start with BWJ1 (JPEG) or BWR1 (RGBA)",
+                ))
+            }
         };
         let (seq, width, height) = (word(4), word(8), word(12));
         if u64::from(width) * u64::from(height) > max_pixels {
@@ -149,13 +153,28 @@ mod tests {
         assert_eq!(back.len(), HEADER_LEN + 20 * 16 * 4);
         assert_eq!(&back[16..20], &[7, 7, 7, 255]);
 
-        assert_eq!(Frame::parse(raw(1, 20, 16, 5), 1 << 20).unwrap_err().status, 400);
-        assert_eq!(Frame::parse(raw(1, 4000, 4000, 0), 1 << 20).unwrap_err().status, 413);
-        assert_eq!(Frame::parse(Bytes::from_static(b"BWJ1"), 1 << 20).unwrap_err().status, 400);
-        assert!(Frame::parse(Bytes::from_static(b"GIF89a.........."), 1 << 20)
-            .unwrap_err()
-            .message
-            .contains("unknown header"));
+        assert_eq!(
+            Frame::parse(raw(1, 20, 16, 5), 1 << 20).unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            Frame::parse(raw(1, 4000, 4000, 0), 1 << 20)
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(
+            Frame::parse(Bytes::from_static(b"BWJ1"), 1 << 20)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert!(
+            Frame::parse(Bytes::from_static(b"GIF89a.........."), 1 << 20)
+                .unwrap_err()
+                .message
+                .contains("unknown header")
+        );
         let tiny = Frame::parse(raw(1, 4, 4, 64), 1 << 20).unwrap();
         assert_eq!(tiny.to_rgb().unwrap_err().status, 400);
     }

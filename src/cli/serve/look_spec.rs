@@ -18,6 +18,10 @@ pub const MAX_TEXT_FIELD: usize = 64 << 10;
 
 /// One `style` entry.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per request; an embedding is 400 bytes"
+)]
 pub enum StyleInput {
     /// A painting, to embed on a stylizer (its upload name, for errors).
     Painting { bytes: Bytes, name: String },
@@ -285,7 +289,9 @@ mod tests {
         }
         let mut f = fields();
         let err = f.push_style_text("no-such-style", SHA).unwrap_err();
-        assert!(err.message.contains("unknown built-in style 'no-such-style'"));
+        assert!(err
+            .message
+            .contains("unknown built-in style 'no-such-style'"));
         let err = f.push_style_text("{\"format\": 1}", SHA).unwrap_err();
         assert_eq!(err.status, 400);
     }

@@ -103,9 +103,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = args
-        .workers
-        .map_or_else(|| (cores / 4).max(1), usize::from);
+    let workers = args.workers.map_or_else(|| (cores / 4).max(1), usize::from);
     let mut options = args.engine.options()?;
     if options.threads.is_none() && workers > 1 {
         // The workers share the cores rather than each taking all of them.

@@ -23,7 +23,10 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/", get(|| async { file("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { file("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/app.js",
             get(|| async { file("text/javascript; charset=utf-8", SCRIPT) }),

@@ -55,6 +55,10 @@ pub struct FrameJob {
     pub own: Option<StyleEmbedding>,
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per request or frame; an embedding is 400 bytes"
+)]
 pub enum Work {
     Stylize(StylizeJob),
     Embed(EmbedJob),
@@ -72,6 +76,10 @@ impl Work {
 }
 
 /// What a job made.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per request or frame; an embedding is 400 bytes"
+)]
 pub enum Done {
     Image {
         bytes: Vec<u8>,
@@ -270,12 +278,16 @@ impl Worker {
         match work {
             Work::Stylize(job) => {
                 let look = job.look.resolve(|bytes, name| self.embed(bytes, name))?;
-                let mut photo =
-                    images::decode_rgb(&job.photo, Path::new(&job.photo_name), self.limits.max_pixels)?;
+                let mut photo = images::decode_rgb(
+                    &job.photo,
+                    Path::new(&job.photo_name),
+                    self.limits.max_pixels,
+                )?;
                 if let Some(max) = job.max_size {
                     photo = crate::cli::stylize::fit_within(photo, max);
                 }
-                self.stylizer.paint_into(&photo, &look, None, &mut self.out)?;
+                self.stylizer
+                    .paint_into(&photo, &look, None, &mut self.out)?;
                 let inference_ms = start.elapsed().as_secs_f64() * 1e3;
                 let bytes = images::encode(&self.out, job.format, job.quality)
                     .map_err(|e| ApiError::internal(format!("cannot encode the result: {e}")))?;

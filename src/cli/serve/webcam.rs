@@ -47,12 +47,9 @@ impl Settings {
     fn look(self, model_sha256: &str) -> Result<Look, ApiError> {
         let mut fields = LookFields {
             presets: self.preset,
-            weights: self.weights.map(|w| {
-                w.iter()
-                    .map(f32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
+            weights: self
+                .weights
+                .map(|w| w.iter().map(f32::to_string).collect::<Vec<_>>().join(",")),
             strength: self.strength.map(|s| s.to_string()),
             preserve_color: Some(self.preserve_color.to_string()),
             ..LookFields::default()
@@ -161,7 +158,11 @@ async fn session(state: Shared, mut socket: WebSocket, _permit: OwnedSemaphorePe
                 let error = serde_json::json!({
                     "error": "send the settings (a text message with a style) before frames"
                 });
-                if socket.send(Message::Text(error.to_string().into())).await.is_err() {
+                if socket
+                    .send(Message::Text(error.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 continue;

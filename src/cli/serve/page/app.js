@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 // What a test (or a curious user, from the console) can read.
 const stats = {
   frames: 0, fps: 0, latencyMs: 0, inferenceMs: 0, dropped: 0, errors: 0,
-  lastError: "", settingsAcked: 0, lastSeq: -1,
+  lastError: "", settingsAcked: 0, lastSeq: -1, transport: "",
 };
 window.brushwork = { stats };
 
@@ -308,11 +308,12 @@ async function onFrame(buffer) {
   while (cam.done.length && now - cam.done[0] > 2000) cam.done.shift();
   stats.frames += 1;
   stats.lastSeq = seq;
+  stats.transport = magic === "BWR1" ? "raw" : "JPEG";
   stats.fps = cam.done.length > 1 ? (cam.done.length - 1) / ((now - cam.done[0]) / 1000) : 0;
   stats.latencyMs = median(cam.latencies);
   $("cam-stats").textContent = `${stats.fps.toFixed(1)} fps · latency ${Math.round(stats.latencyMs)} ms ` +
     `(median of the last ${cam.latencies.length}) · stylize ${Math.round(stats.inferenceMs)} ms · ` +
-    `${w}x${h} · ${stats.dropped} frames skipped`;
+    `${w}x${h} ${stats.transport} · ${stats.dropped} frames skipped`;
 }
 
 // ---- wiring --------------------------------------------------------------------------------
