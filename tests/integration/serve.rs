@@ -1026,9 +1026,14 @@ async fn drive_page(
     assert_close(&shown, &want, 1.0, "page webcam, raw");
 
     // A screenshot of the page: the stylized frame is on screen, where the canvas is.
+    // (BRUSHWORK_SCREENSHOT=FILE saves it, the whole page in view: the README's picture.)
+    let save_to = std::env::var_os("BRUSHWORK_SCREENSHOT");
+    if save_to.is_some() {
+        client.set_window_size(1280, 1330).await?;
+    }
     let rect = client
         .execute(
-            "const c = document.getElementById('cam-out'); c.scrollIntoView(); const r = c.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]",
+            "const c = document.getElementById('cam-out'); c.scrollIntoView({ block: 'nearest' }); const r = c.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]",
             vec![],
         )
         .await?;
@@ -1041,7 +1046,7 @@ async fn drive_page(
     let shot = image::load_from_memory(&client.screenshot().await?)
         .unwrap()
         .into_rgb8();
-    if let Some(path) = std::env::var_os("BRUSHWORK_SCREENSHOT") {
+    if let Some(path) = save_to {
         shot.save(path).unwrap();
     }
     assert!(
@@ -1070,6 +1075,36 @@ async fn drive_page(
     let shown = canvas(client, "cam-out").await;
     let want0 = cli_stylize(dir, &png, &["--style", "towers", "--strength", "0"]);
     assert_close(&shown, &want0, 1.0, "page webcam, strength 0");
+
+    // Figures, on request (scripts/serve-figures.sh): each transport at full strength for
+    // BRUSHWORK_WEBCAM_FIGURES seconds, then the page's own fps and latency.
+    if let Some(seconds) = std::env::var("BRUSHWORK_WEBCAM_FIGURES")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        for transport in ["jpeg", "raw"] {
+            client
+                .execute(
+                    &format!("const s = document.getElementById('strength'); s.value = 100; s.dispatchEvent(new Event('input')); const t = document.getElementById('transport'); t.value = '{transport}'; t.dispatchEvent(new Event('change'));"),
+                    vec![],
+                )
+                .await?;
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            let s = stats_of(client).await;
+            // Straight to the stderr handle, which libtest does not capture.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                format_args!(
+                    "webcam figures: 640x480 {transport}: {:.1} fps, latency {:.0} ms (median of 30), stylize {:.0} ms, {} frames skipped so far",
+                    s["fps"].as_f64().unwrap(),
+                    s["latencyMs"].as_f64().unwrap(),
+                    s["inferenceMs"].as_f64().unwrap(),
+                    s["dropped"]
+                ),
+            );
+        }
+    }
 
     // A phone's width: everything fits without scrolling sideways.
     client.set_window_size(390, 844).await?;
