@@ -500,6 +500,37 @@ fn serve_refuses_bad_requests_with_the_right_status() {
     );
     assert_eq!(right.image().dimensions(), (256, 256));
     drop(guarded);
+    // The token from the environment, where `ps` does not show it.
+    let child = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--device", "cpu"])
+        .env("BRUSHWORK_TOKEN", "from-the-environment")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut env_guarded = Server {
+        child,
+        addr: String::new(),
+    };
+    let mut line = String::new();
+    BufReader::new(env_guarded.child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    env_guarded.addr = line
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .into();
+    assert_eq!(env_guarded.get("/v1/styles").status, 401);
+    let with = request(
+        &env_guarded.addr,
+        "GET",
+        "/v1/styles",
+        &[("Authorization", "Bearer from-the-environment")],
+        &[],
+    );
+    assert_eq!(with.status, 200);
+    drop(env_guarded);
 
     // Bad command lines: one line and exit 2, nothing served.
     for (args, needle) in [
@@ -614,6 +645,20 @@ fn serve_is_busy_rather_than_slow_and_keeps_requests_apart() {
         server.metric("brushwork_http_requests_total{endpoint=\"/v1/stylize\",status=\"200\"}"),
         24.0
     );
+    drop(server);
+
+    // A connection that sends nothing is closed after --timeout, and holds nothing.
+    let server = Server::start(&["--timeout", "1"]);
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        idle.read(&mut buf).unwrap_or(0),
+        0,
+        "the idle connection was closed"
+    );
+    assert_eq!(server.get("/healthz").status, 200);
 }
 
 /// The next stylized frame; any error on the way fails the test.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -17,7 +17,7 @@ use image::ImageFormat;
 use super::error::ApiError;
 use super::look_spec::{LookFields, MAX_TEXT_FIELD};
 use super::metrics::Metrics;
-use super::pool::{Done, EmbedJob, Pool, StylizeJob, Work};
+use super::pool::{Admission, Done, EmbedJob, Pool, StylizeJob, Work};
 use super::{page, webcam};
 
 /// What every handler shares.
@@ -29,6 +29,8 @@ pub struct AppState {
     pub max_upload: u64,
     pub max_pixels: u64,
     pub webcams: Arc<tokio::sync::Semaphore>,
+    /// Listening on a loopback address: only loopback host names are served.
+    pub loopback: bool,
 }
 
 pub type Shared = Arc<AppState>;
@@ -42,12 +44,14 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/styles", get(styles))
         .route("/v1/webcam", get(webcam::upgrade))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), same_site));
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
         .merge(page::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -58,6 +62,48 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no such endpoint: see GET /v1/styles, POST /v1/stylize, POST /v1/embed, /v1/webcam, /healthz, /metrics",
     )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "wrong method: /v1/stylize and /v1/embed take POST, the others GET",
+    )
+}
+
+/// Refuses requests that another web site's page makes in a visitor's browser (its `Origin`
+/// is not this server) and, on a loopback address, requests for other host names (DNS
+/// rebinding): without them any page the user opens could use the server. Clients that are not
+/// browsers send no `Origin`.
+async fn same_site(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(name, _)| name);
+    if state.loopback && !(name == "localhost" || name == "[::1]" || name.starts_with("127.")) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("host '{host}': this server listens on a loopback address and serves only localhost"),
+        )
+        .into_response();
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
+        if origin_host != host {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("origin '{origin}': requests from other sites' pages are refused"),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Counts every answer by route and status.
@@ -203,6 +249,61 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
+fn rejected(e: MultipartRejection) -> ApiError {
+    ApiError::new(
+        e.status(),
+        format!("send a multipart/form-data request ({})", e.body_text()),
+    )
+}
+
+/// Reads what is left of a refused request's body (within the body limit and a few seconds),
+/// so that the client gets the answer instead of a connection reset mid-upload.
+async fn drain(multipart: &mut Multipart) {
+    let rest = async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), rest).await;
+}
+
+/// An answer's body that keeps the request's place in the pool until it has been sent, so
+/// that the places bound the answers held in memory too.
+struct HeldBody {
+    data: Option<Bytes>,
+    admission: Option<Arc<Admission>>,
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        std::task::Poll::Ready(match this.data.take() {
+            Some(data) => Some(Ok(http_body::Frame::data(data))),
+            None => {
+                this.admission = None;
+                None
+            }
+        })
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+fn held(data: Vec<u8>, admission: Arc<Admission>) -> Body {
+    Body::new(HeldBody {
+        data: Some(Bytes::from(data)),
+        admission: Some(admission),
+    })
+}
+
 async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
     let bytes = field.bytes().await.map_err(multipart_error)?;
     if bytes.len() > MAX_TEXT_FIELD {
@@ -217,7 +318,7 @@ async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
 /// Reads the form; `allowed` names the fields this endpoint takes (others are refused, so that
 /// a misspelt field is not silently ignored).
 async fn read_form(
-    mut multipart: Multipart,
+    multipart: &mut Multipart,
     allowed: &[&str],
     model_sha256: &str,
 ) -> Result<Form, ApiError> {
@@ -270,6 +371,13 @@ async fn read_form(
             "name" => form.name = Some(text(field, "name").await?),
             _ => unreachable!("checked against `allowed`"),
         }
+        if form.look.count() > brushwork::look::MAX_PALETTE {
+            return Err(ApiError::bad_request(format!(
+                "more than {} styles; at most {} can be given",
+                brushwork::look::MAX_PALETTE,
+                brushwork::look::MAX_PALETTE
+            )));
+        }
     }
     Ok(form)
 }
@@ -316,11 +424,26 @@ async fn in_time<T>(
         })
 }
 
-async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Response, ApiError> {
-    let admission = state.pool.admit()?;
+/// Takes a place in the pool, or refuses after draining the upload.
+async fn admit(state: &AppState, multipart: &mut Multipart) -> Result<Arc<Admission>, ApiError> {
+    match state.pool.admit() {
+        Ok(a) => Ok(Arc::new(a)),
+        Err(e) => {
+            drain(multipart).await;
+            Err(e)
+        }
+    }
+}
+
+async fn stylize(
+    State(state): State<Shared>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut multipart = multipart.map_err(rejected)?;
+    let admission = admit(&state, &mut multipart).await?;
     in_time(&state, async {
         let form = read_form(
-            multipart,
+            &mut multipart,
             &[
                 "image",
                 "style",
@@ -334,7 +457,14 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
             ],
             &state.pool.predictor_sha256,
         )
-        .await?;
+        .await;
+        let form = match form {
+            Ok(f) => f,
+            Err(e) => {
+                drain(&mut multipart).await;
+                return Err(e);
+            }
+        };
         let (photo, photo_name) = form.image.ok_or_else(|| {
             ApiError::bad_request("no image: send the photo as an 'image' file part")
         })?;
@@ -355,7 +485,7 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
         let done = state
             .pool
             .run(
-                admission,
+                Arc::clone(&admission),
                 Work::Stylize(StylizeJob {
                     photo,
                     photo_name,
@@ -391,15 +521,31 @@ async fn stylize(State(state): State<Shared>, multipart: Multipart) -> Result<Re
             "x-brushwork-inference-ms",
             format!("{inference_ms:.1}").parse().expect("ascii"),
         );
-        Ok((headers, Body::from(bytes)).into_response())
+        Ok((headers, held(bytes, admission)).into_response())
     })
     .await
 }
 
-async fn embed(State(state): State<Shared>, multipart: Multipart) -> Result<Response, ApiError> {
-    let admission = state.pool.admit()?;
+async fn embed(
+    State(state): State<Shared>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut multipart = multipart.map_err(rejected)?;
+    let admission = admit(&state, &mut multipart).await?;
     in_time(&state, async {
-        let form = read_form(multipart, &["image", "name"], &state.pool.predictor_sha256).await?;
+        let form = match read_form(
+            &mut multipart,
+            &["image", "name"],
+            &state.pool.predictor_sha256,
+        )
+        .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                drain(&mut multipart).await;
+                return Err(e);
+            }
+        };
         let (painting, source) = form.image.ok_or_else(|| {
             ApiError::bad_request("no image: send the painting as an 'image' file part")
         })?;
@@ -418,7 +564,7 @@ async fn embed(State(state): State<Shared>, multipart: Multipart) -> Result<Resp
         let done = state
             .pool
             .run(
-                admission,
+                Arc::clone(&admission),
                 Work::Embed(EmbedJob {
                     painting,
                     source,
@@ -431,7 +577,11 @@ async fn embed(State(state): State<Shared>, multipart: Multipart) -> Result<Resp
                 "a stylizer answered with something else",
             ));
         };
-        Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+        Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            held(json.into_bytes(), admission),
+        )
+            .into_response())
     })
     .await
 }

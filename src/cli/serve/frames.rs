@@ -109,7 +109,10 @@ pub fn encode(frame: &Frame, out: &RgbImage) -> Result<Vec<u8>, ApiError> {
         Transport::Jpeg => JPEG,
         Transport::Raw => RAW,
     };
-    let mut bytes = Vec::with_capacity(HEADER_LEN + out.as_raw().len() / 3 * 4);
+    let mut bytes = Vec::with_capacity(match frame.transport {
+        Transport::Raw => HEADER_LEN + out.as_raw().len() / 3 * 4,
+        Transport::Jpeg => HEADER_LEN,
+    });
     bytes.extend_from_slice(magic);
     for v in [frame.seq, out.width(), out.height()] {
         bytes.extend_from_slice(&v.to_le_bytes());

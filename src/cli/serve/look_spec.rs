@@ -76,12 +76,23 @@ impl LookFields {
         content_type: Option<&str>,
         model_sha256: &str,
     ) -> Result<(), ApiError> {
+        let starts_like_json = bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
+            == Some(&b'{');
         let json = brushwork::style_file::is_style_file(Path::new(name))
             || content_type.is_some_and(|t| t.starts_with("application/json"))
-            || bytes.first() == Some(&b'{');
+            || starts_like_json;
         if json {
+            if bytes.len() as u64 > brushwork::style_file::MAX_FILE_BYTES {
+                return Err(ApiError::too_large(format!(
+                    "style {name}: a style file is at most {} KB",
+                    brushwork::style_file::MAX_FILE_BYTES / 1024
+                )));
+            }
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| ApiError::bad_request(format!("style {name}: not UTF-8 text")))?;
+            let text = text.trim_start_matches('\u{feff}');
             let file = StyleFile::parse(text, Path::new(name), model_sha256)?;
             self.styles.push(StyleInput::Embedding(file.embedding()));
         } else {
@@ -91,6 +102,11 @@ impl LookFields {
             });
         }
         Ok(())
+    }
+
+    /// How many styles or presets have been given so far.
+    pub fn count(&self) -> usize {
+        self.styles.len() + self.presets.len()
     }
 
     /// Checks everything that can be checked without a stylizer.

@@ -43,7 +43,8 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
 
     /// Require this bearer token (`Authorization: Bearer TOKEN`) for the API, the webcam and
-    /// the metrics; the page asks for it once. /healthz and the page itself stay open.
+    /// the metrics; the page asks for it once. /healthz and the page itself stay open. Also
+    /// read from the environment variable BRUSHWORK_TOKEN, which `ps` does not show.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 
@@ -73,6 +74,7 @@ pub struct ServeArgs {
     pub max_megapixels: f32,
 
     /// Seconds a request may take in all (upload, waiting, stylizing); then it is answered 503.
+    /// A connection that sends or takes nothing for this long is closed.
     #[arg(long, default_value_t = 120, value_name = "S",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -86,7 +88,12 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.token.is_none() && !args.insecure_no_auth {
+        args.token = std::env::var("BRUSHWORK_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+    }
     if let Some(t) = &args.token {
         if t.len() < 8 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(UsageError(
@@ -143,7 +150,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_upload: args.max_upload,
         max_pixels,
         webcams: Arc::new(tokio::sync::Semaphore::new(usize::from(args.max_webcams))),
+        loopback: address.ip().is_loopback(),
     });
+    let idle = Duration::from_secs(args.timeout);
     // The network side needs few threads: the stylizers have their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -152,7 +161,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the HTTP runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let listener = TimedListener {
+            inner: tokio::net::TcpListener::from_std(listener)?,
+            idle,
+        };
         let host = if address.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else if address.is_ipv6() {
@@ -167,4 +179,37 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("the server stopped")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Accepts connections that are closed when they send or take nothing for `idle`: a client
+/// that stops reading its answer, or sends a request a byte a minute, or a webcam left open,
+/// does not hold the server's memory for ever.
+struct TimedListener {
+    inner: tokio::net::TcpListener,
+    idle: Duration,
+}
+
+impl axum::serve::Listener for TimedListener {
+    type Io = std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
+                    timed.set_read_timeout(Some(self.idle));
+                    timed.set_write_timeout(Some(self.idle));
+                    return (Box::pin(timed), addr);
+                }
+                // Out of file descriptors and the like: wait rather than spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
 }

@@ -24,6 +24,9 @@ use super::frames::{self, Frame};
 use super::look_spec::LookSpec;
 use super::metrics::Metrics;
 
+/// The longest side a WebP file can have.
+const MAX_WEBP_SIDE: u32 = 16_383;
+
 /// The largest photo a request may decode, and what a picture is scaled to.
 #[derive(Debug, Clone, Copy)]
 pub struct PictureLimits {
@@ -99,7 +102,8 @@ pub enum Done {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Done, ApiError>>,
-    _permit: OwnedSemaphorePermit,
+    /// Held until the job is done, even when its client has given up.
+    _admission: Arc<Admission>,
 }
 
 /// The worker threads and the queue in front of them.
@@ -114,8 +118,9 @@ pub struct Pool {
     pub engine: String,
 }
 
-/// A place in the pool, taken before a request's body is read.
-pub struct Admission(OwnedSemaphorePermit);
+/// A place in the pool, taken before a request's body is read and given back when both its job
+/// and its answer's body are done (share it with `Arc`).
+pub struct Admission(#[expect(dead_code, reason = "held for its Drop")] OwnedSemaphorePermit);
 
 impl Pool {
     /// Starts `workers` stylizers (each built on its own thread) and waits until all are
@@ -151,6 +156,9 @@ impl Pool {
                             ),
                         );
                         let _ = ready.send(Ok(about));
+                        // The starter counts answers; a worker that panics later must not
+                        // leave it waiting on a sender kept here.
+                        drop(ready);
                         let mut worker = Worker {
                             stylizer,
                             out: RgbImage::new(1, 1),
@@ -214,12 +222,12 @@ impl Pool {
     }
 
     /// Runs `work` on the next free stylizer.
-    pub async fn run(&self, admission: Admission, work: Work) -> Result<Done, ApiError> {
+    pub async fn run(&self, admission: Arc<Admission>, work: Work) -> Result<Done, ApiError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             work,
             reply,
-            _permit: admission.0,
+            _admission: admission,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);
         match self.sender.try_send(job) {
@@ -285,6 +293,15 @@ impl Worker {
                 )?;
                 if let Some(max) = job.max_size {
                     photo = crate::cli::stylize::fit_within(photo, max);
+                }
+                if job.format == ImageFormat::WebP
+                    && photo.width().max(photo.height()) > MAX_WEBP_SIDE
+                {
+                    return Err(ApiError::bad_request(format!(
+                        "format webp: WebP holds at most {MAX_WEBP_SIDE} px a side and this picture is {}x{}; use png or jpg, or max_size",
+                        photo.width(),
+                        photo.height()
+                    )));
                 }
                 self.stylizer
                     .paint_into(&photo, &look, None, &mut self.out)?;

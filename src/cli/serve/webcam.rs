@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -39,9 +40,12 @@ struct Settings {
     preset: Vec<String>,
     weights: Option<Vec<f32>>,
     strength: Option<f32>,
-    #[serde(default)]
+    #[serde(default, alias = "preserve_colour")]
     preserve_color: bool,
 }
+
+/// The largest settings message: nine style files and change.
+const MAX_SETTINGS_BYTES: usize = brushwork::look::MAX_PALETTE * 64 * 1024 + 4096;
 
 impl Settings {
     fn look(self, model_sha256: &str) -> Result<Look, ApiError> {
@@ -67,8 +71,14 @@ impl Settings {
 
 pub async fn upgrade(
     State(state): State<Shared>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("/v1/webcam is a WebSocket ({})", e.body_text()),
+        )
+    })?;
     let permit = state.webcams.clone().try_acquire_owned().map_err(|_| {
         ApiError::busy("too many webcams connected at once (see --max-webcams); retry shortly")
     })?;
@@ -93,6 +103,9 @@ async fn session(state: Shared, mut socket: WebSocket, _permit: OwnedSemaphorePe
         tokio::select! {
             message = socket.recv() => {
                 let reply = match message {
+                    Some(Ok(Message::Text(text))) if text.len() > MAX_SETTINGS_BYTES => {
+                        serde_json::json!({ "error": format!("webcam settings: over {MAX_SETTINGS_BYTES} bytes") })
+                    }
                     Some(Ok(Message::Text(text))) => {
                         match serde_json::from_str::<Settings>(&text)
                             .map_err(|e| ApiError::bad_request(format!("webcam settings: {e}")))
@@ -183,7 +196,7 @@ async fn session(state: Shared, mut socket: WebSocket, _permit: OwnedSemaphorePe
             running = Some((
                 seq,
                 Box::pin(async move {
-                    let admission = st.pool.admit_waiting().await;
+                    let admission = std::sync::Arc::new(st.pool.admit_waiting().await);
                     (st.pool.run(admission, Work::Frame(job)).await, started)
                 }),
             ));

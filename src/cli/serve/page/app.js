@@ -12,7 +12,9 @@ const stats = {
 window.brushwork = { stats };
 
 // The bearer token, from #token=... in the address or asked for after a 401.
-let token = new URLSearchParams(location.hash.slice(1)).get("token") ||
+// (Parsed by hand: URLSearchParams would turn a base64 token's "+" into a space.)
+const fromHash = location.hash.slice(1).split("&").find((kv) => kv.startsWith("token="));
+let token = (fromHash && decodeURIComponent(fromHash.slice(6))) ||
   localStorage.getItem("brushwork-token") || "";
 const authHeaders = () => (token ? { Authorization: "Bearer " + token } : {});
 
@@ -172,8 +174,9 @@ async function stylizePhoto() {
 
 // ---- the webcam ----------------------------------------------------------------------------
 
+// `generation` grows at every start and stop, so that callbacks of an earlier session end.
 const cam = { stream: null, ws: null, seq: 0, sentAt: new Map(), done: [], latencies: [],
-  inferences: [], timer: 0 };
+  inferences: [], timer: 0, generation: 0, drawing: Promise.resolve() };
 
 function sendSettings() {
   if (!cam.ws || cam.ws.readyState !== WebSocket.OPEN) return;
@@ -192,47 +195,59 @@ async function startWebcam() {
     say("this browser gives no camera to this page: use http://localhost or serve it over https", true);
     return;
   }
+  const generation = ++cam.generation;
+  $("cam-start").disabled = true;
+  $("cam-stop").disabled = false;
   const [w, h] = $("cam-size").value.split("x").map(Number);
+  let stream;
   try {
-    cam.stream = await navigator.mediaDevices.getUserMedia({
+    stream = await navigator.mediaDevices.getUserMedia({
       video: { width: { ideal: w }, height: { ideal: h } }, audio: false });
+    if (generation !== cam.generation) { stream.getTracks().forEach((t) => t.stop()); return; }
+    cam.stream = stream;
+    const video = $("video");
+    video.srcObject = stream;
+    await video.play();
   } catch (e) {
-    say("no camera: " + e.message, true);
+    if (generation === cam.generation) stopWebcam("no camera: " + e.message);
     return;
   }
-  const video = $("video");
-  video.srcObject = cam.stream;
-  await video.play();
+  if (generation !== cam.generation) return;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = token ? "?token=" + encodeURIComponent(token) : "";
   const ws = new WebSocket(`${scheme}//${location.host}/v1/webcam${query}`);
   ws.binaryType = "arraybuffer";
   cam.ws = ws;
-  ws.onopen = () => { sendSettings(); captureLoop(); };
+  let opened = false;
+  ws.onopen = () => { opened = true; sendSettings(); captureLoop(generation); };
   ws.onmessage = (m) => (typeof m.data === "string" ? onText(m.data) : onFrame(m.data));
-  ws.onclose = () => { if (cam.ws === ws) stopWebcam("the connection closed"); };
-  $("cam-start").disabled = true;
-  $("cam-stop").disabled = false;
+  ws.onclose = (e) => {
+    if (cam.ws !== ws) return;
+    stopWebcam(opened ? "the connection closed" + (e.reason ? ": " + e.reason : "")
+      : "the server refused the webcam (a wrong token, or too many webcams: see the server)");
+  };
   say("webcam on");
 }
 
 function stopWebcam(why) {
+  cam.generation += 1;
   clearTimeout(cam.timer);
   if (cam.ws) { const ws = cam.ws; cam.ws = null; ws.close(); }
   if (cam.stream) { cam.stream.getTracks().forEach((t) => t.stop()); cam.stream = null; }
   $("cam-start").disabled = false;
   $("cam-stop").disabled = true;
-  say(typeof why === "string" ? "webcam off: " + why : "webcam off");
+  if (typeof why === "string") say("webcam off: " + why, true); else say("webcam off");
 }
 
 // Sends the camera's newest picture whenever the socket has room: the server keeps only the
 // latest frame, so a slow server means skipped frames, not a growing delay.
-function captureLoop() {
-  if (!cam.ws) return;
+function captureLoop(generation) {
+  if (!cam.ws || generation !== cam.generation) return;
   const video = $("video");
   const next = () => {
-    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(captureLoop);
-    else cam.timer = setTimeout(captureLoop, 30);
+    if (generation !== cam.generation) return;
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => captureLoop(generation));
+    else cam.timer = setTimeout(() => captureLoop(generation), 30);
   };
   if (cam.ws.readyState !== WebSocket.OPEN || cam.ws.bufferedAmount > 0 || !video.videoWidth) {
     next();
@@ -283,7 +298,13 @@ function onText(text) {
   }
 }
 
-async function onFrame(buffer) {
+// Frames are drawn one after the other, in the order they came (a JPEG decodes
+// asynchronously; a later raw frame must not be overdrawn by it).
+function onFrame(buffer) {
+  cam.drawing = cam.drawing.then(() => draw(buffer)).catch((e) => say("webcam: " + e.message, true));
+}
+
+async function draw(buffer) {
   const v = new DataView(buffer);
   const magic = String.fromCharCode(v.getUint8(0), v.getUint8(1), v.getUint8(2), v.getUint8(3));
   const [seq, w, h] = [v.getUint32(4, true), v.getUint32(8, true), v.getUint32(12, true)];
