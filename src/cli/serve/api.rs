@@ -316,8 +316,20 @@ async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
 }
 
 /// Reads the form; `allowed` names the fields this endpoint takes (others are refused, so that
-/// a misspelt field is not silently ignored).
+/// a misspelt field is not silently ignored). A refused form is drained (see [`drain`]).
 async fn read_form(
+    multipart: &mut Multipart,
+    allowed: &[&str],
+    model_sha256: &str,
+) -> Result<Form, ApiError> {
+    let form = read_fields(multipart, allowed, model_sha256).await;
+    if form.is_err() {
+        drain(multipart).await;
+    }
+    form
+}
+
+async fn read_fields(
     multipart: &mut Multipart,
     allowed: &[&str],
     model_sha256: &str,
@@ -457,14 +469,7 @@ async fn stylize(
             ],
             &state.pool.predictor_sha256,
         )
-        .await;
-        let form = match form {
-            Ok(f) => f,
-            Err(e) => {
-                drain(&mut multipart).await;
-                return Err(e);
-            }
-        };
+        .await?;
         let (photo, photo_name) = form.image.ok_or_else(|| {
             ApiError::bad_request("no image: send the photo as an 'image' file part")
         })?;
@@ -533,19 +538,12 @@ async fn embed(
     let mut multipart = multipart.map_err(rejected)?;
     let admission = admit(&state, &mut multipart).await?;
     in_time(&state, async {
-        let form = match read_form(
+        let form = read_form(
             &mut multipart,
             &["image", "name"],
             &state.pool.predictor_sha256,
         )
-        .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                drain(&mut multipart).await;
-                return Err(e);
-            }
-        };
+        .await?;
         let (painting, source) = form.image.ok_or_else(|| {
             ApiError::bad_request("no image: send the painting as an 'image' file part")
         })?;
