@@ -1248,3 +1248,54 @@ async fn drive_page(
     assert_eq!(fits, true, "the page scrolls sideways at 390 px");
     Ok(())
 }
+
+#[test]
+fn serve_finishes_requests_in_flight_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // A picture that takes a few seconds, so that it is surely running when the signal comes.
+    let big = dir.path().join("big.jpg");
+    let photo = crate::util::load(&example("content/picabo_lava.jpg"));
+    image::imageops::resize(&photo, 2400, 1800, image::imageops::FilterType::Triangle)
+        .save(&big)
+        .unwrap();
+    let mut server = Server::start(&["--workers", "1"]);
+    let pid = server.child.id();
+    let reply = std::thread::scope(|s| {
+        let (server, big) = (&server, &big);
+        let running = s.spawn(move || {
+            server.post(
+                "/v1/stylize",
+                &[
+                    file("image", big),
+                    text("style", "towers"),
+                    text("format", "jpg"),
+                ],
+            )
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        // No new connections from now on.
+        let refused = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            TcpStream::connect(&server.addr).is_err()
+        });
+        assert!(refused, "still accepting connections after SIGTERM");
+        running.join().unwrap()
+    });
+    assert_eq!(reply.image().dimensions(), (2400, 1800));
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
+    let mut err = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("finishing the requests in flight"), "{err}");
+}

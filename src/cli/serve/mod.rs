@@ -160,25 +160,59 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("http")
         .build()
         .context("cannot start the HTTP runtime")?;
-    runtime.block_on(async move {
-        let listener = TimedListener {
-            inner: tokio::net::TcpListener::from_std(listener)?,
-            idle,
-        };
-        let host = if address.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else if address.is_ipv6() {
-            format!("[{}]", address.ip())
-        } else {
-            address.ip().to_string()
-        };
-        out!("http://{host}:{}/", address.port());
-        std::io::Write::flush(&mut std::io::stdout()).map_err(super::StdoutError)?;
-        axum::serve(listener, api::router(state))
-            .await
-            .context("the server stopped")
-    })?;
-    Ok(ExitCode::SUCCESS)
+    runtime
+        .block_on(async move {
+            let listener = TimedListener {
+                inner: tokio::net::TcpListener::from_std(listener)?,
+                idle,
+            };
+            let host = if address.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else if address.is_ipv6() {
+                format!("[{}]", address.ip())
+            } else {
+                address.ip().to_string()
+            };
+            out!("http://{host}:{}/", address.port());
+            std::io::Write::flush(&mut std::io::stdout()).map_err(super::StdoutError)?;
+            // On SIGTERM (or SIGINT, SIGHUP) stop accepting, let the requests in flight finish
+            // (within --timeout), then end with 128 + the signal's number; a second signal ends
+            // at once.
+            let (stop, stopped) = tokio::sync::watch::channel(0);
+            super::signals::on_first_signal(move |signal| {
+                let _ = stop.send(signal);
+            });
+            let mut on_signal = stopped.clone();
+            let serving =
+                axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+                    let _ = on_signal.wait_for(|s| *s != 0).await;
+                    say!(
+                        "brushwork: stopping: no new connections; finishing the requests in flight"
+                    );
+                });
+            let mut drained = stopped.clone();
+            let deadline = async move {
+                let _ = drained.wait_for(|s| *s != 0).await;
+                tokio::time::sleep(idle + Duration::from_secs(1)).await;
+            };
+            tokio::select! {
+                served = serving => served.context("the server stopped")?,
+                () = deadline => say!("brushwork: requests still running after --timeout; ending"),
+            }
+            let signal = *stopped.borrow();
+            anyhow::Ok(signal)
+        })
+        .map(|signal| {
+            if signal == 0 {
+                ExitCode::SUCCESS
+            } else {
+                // As the other commands end on a signal: 128 + its number, and through _exit, so
+                // that no destructor of ONNX Runtime races a stylizer thread (a webcam's last frame
+                // may still be running).
+                // SAFETY: ends the process; nothing is touched afterwards.
+                unsafe { libc::_exit(128 + signal) }
+            }
+        })
 }
 
 /// Accepts connections that are closed when they send or take nothing for `idle`: a client
