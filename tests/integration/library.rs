@@ -75,9 +75,15 @@ fn a_look_painted_by_the_library_equals_the_command() {
             "--strength",
             "0.6",
             "--preserve-color",
+            "--device",
+            "cpu",
         ],
     );
-    let mut stylizer = Stylizer::new(StylizerOptions::default()).unwrap();
+    let mut stylizer = Stylizer::new(StylizerOptions {
+        device: brushwork::Device::Cpu,
+        ..Default::default()
+    })
+    .unwrap();
     let mut builtin = |name: &str| {
         brushwork::style_source::StyleSource::parse(name)
             .unwrap()

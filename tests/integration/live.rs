@@ -77,6 +77,8 @@ fn live_every_frame_from_images_equals_stylize() {
     let s = live_json(&[
         "--style",
         "bricks",
+        "--device",
+        "cpu",
         "--source",
         frames.to_str().unwrap(),
         "--headless",
@@ -91,7 +93,7 @@ fn live_every_frame_from_images_equals_stylize() {
             dir.path(),
             "e.png",
             &frames.join(format!("{i:03}.png")),
-            &["--style", "bricks"],
+            &["--style", "bricks", "--device", "cpu"],
         );
         assert_eq!(
             load(&record.join(format!("frame-{i:06}.png"))),

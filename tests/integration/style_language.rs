@@ -42,20 +42,47 @@ const LOOKS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
-fn references(dir: &Path, photo: &Path) -> Vec<RgbImage> {
+/// `stylize`'s picture of each look, on `engine`.
+fn references(dir: &Path, photo: &Path, engine: &[&str]) -> Vec<RgbImage> {
     LOOKS
         .iter()
         .enumerate()
-        .map(|(i, (_, opts, _))| stylize_to(dir, &format!("ref{i}.png"), photo, opts))
+        .map(|(i, (_, opts, _))| {
+            let args: Vec<&str> = opts.iter().chain(engine).copied().collect();
+            stylize_to(dir, &format!("ref{i}.png"), photo, &args)
+        })
         .collect()
+}
+
+/// The engines each command is compared on: ONNX Runtime's CPU provider everywhere, and
+/// OpenVINO in bf16 where the CPU has it (each command compiles the same network for the same
+/// size, so the pictures are equal there too). The looks' presets run on ONNX Runtime beside
+/// either.
+fn engines() -> Vec<&'static [&'static str]> {
+    let mut engines: Vec<&[&str]> = vec![&["--device", "cpu"]];
+    if crate::devices::cpu_has_bf16() {
+        engines.push(&["--device", "openvino", "--precision", "bf16"]);
+    } else {
+        skip_visibly(
+            "style_language (openvino bf16)",
+            "this CPU has neither AVX-512 BF16 nor AMX",
+        );
+    }
+    engines
 }
 
 #[test]
 fn interpolate_and_live_paint_each_look_exactly_as_stylize() {
+    for engine in engines() {
+        paint_each_look_as_stylize(engine);
+    }
+}
+
+fn paint_each_look_as_stylize(engine: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("photo.png");
     load(&data("content_333x250.png")).save(&photo).unwrap();
-    let refs = references(dir.path(), &photo);
+    let refs = references(dir.path(), &photo, engine);
     // The looks differ from each other, so the comparisons below can tell them apart.
     for i in 0..refs.len() {
         for j in 0..i {
@@ -72,6 +99,7 @@ fn interpolate_and_live_paint_each_look_exactly_as_stylize() {
             .arg("interpolate")
             .arg(&photo)
             .args(*opts)
+            .args(engine)
             .args(["--to", to, "--steps", "3", "--max-size", "1000", "-o"])
             .arg(dir.path().join(format!("strip{i}.png")))
             .arg("--frames")
@@ -82,7 +110,7 @@ fn interpolate_and_live_paint_each_look_exactly_as_stylize() {
         assert_eq!(
             load(&frames.join("frame-000.png")),
             refs[i],
-            "interpolate {name}: first frame"
+            "interpolate {name} {engine:?}: first frame"
         );
 
         // live, on a directory holding the photo, every frame recorded.
@@ -90,6 +118,7 @@ fn interpolate_and_live_paint_each_look_exactly_as_stylize() {
         let out = Command::new(bin())
             .arg("live")
             .args(*opts)
+            .args(engine)
             .arg("--source")
             .arg(&stills)
             .args(["--headless", "--every-frame", "--frames", "1", "--record"])
@@ -100,7 +129,7 @@ fn interpolate_and_live_paint_each_look_exactly_as_stylize() {
         assert_eq!(
             load(&record.join("frame-000000.png")),
             refs[i],
-            "live {name}"
+            "live {name} {engine:?}"
         );
     }
 }
@@ -119,7 +148,8 @@ fn video_paints_each_look_as_stylize() {
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("photo.png");
     load(&data("content_384x384.png")).save(&photo).unwrap();
-    let refs = references(dir.path(), &photo);
+    let cpu = ["--device", "cpu"];
+    let refs = references(dir.path(), &photo, &cpu);
     // A lossless clip of the photo: its frames are the photo exactly.
     let clip = dir.path().join("clip.mkv");
     let made = Command::new("ffmpeg")
@@ -138,6 +168,7 @@ fn video_paints_each_look_as_stylize() {
             .arg("-o")
             .arg(&painted)
             .args(*opts)
+            .args(cpu)
             .args(["--crf", "10"])
             .output()
             .unwrap();

@@ -398,6 +398,8 @@ fn interpolation_end_frames_equal_stylize_outputs() {
         &strip,
         &"--frames",
         &frames,
+        &"--device",
+        &"cpu",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let a = stylize_to(
@@ -407,13 +409,15 @@ fn interpolation_end_frames_equal_stylize_outputs() {
         &[
             "--style",
             example("styles/towers_1916_sq.jpg").to_str().unwrap(),
+            "--device",
+            "cpu",
         ],
     );
     let b = stylize_to(
         dir.path(),
         "b.png",
         &content,
-        &["--style", "zigzag-colorful"],
+        &["--style", "zigzag-colorful", "--device", "cpu"],
     );
     assert_eq!(load(&frames.join("frame-000.png")), a);
     assert_eq!(load(&frames.join("frame-003.png")), b);

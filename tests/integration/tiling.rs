@@ -91,7 +91,8 @@ fn assert_same_picture(tiled: &RgbImage, whole: &RgbImage, tile: u32, what: &str
 #[test]
 fn a_picture_over_the_budget_runs_in_tiles_and_gives_the_untiled_picture() {
     let budget = ["--memory-budget", "200MiB", "--tile-size", "128"];
-    let (whole, tiled, log) = whole_and_tiled(&["-s", "towers"], &budget);
+    let look = ["-s", "towers", "--device", "cpu"];
+    let (whole, tiled, log) = whole_and_tiled(&look, &budget);
     assert!(
         log.contains("1001x747: in 48 tiles of 128x128 px (fp32 segments"),
         "{log}"
@@ -111,6 +112,8 @@ fn tiles_keep_blends_strength_and_preserved_colour() {
         "--strength",
         "0.6",
         "--preserve-color",
+        "--device",
+        "cpu",
     ];
     let budget = ["--memory-budget", "200MiB", "--tile-size", "192"];
     let (whole, tiled, log) = whole_and_tiled(&look, &budget);
@@ -263,6 +266,7 @@ fn openvino_runs_the_segments_too() {
         "--precision",
         "bf16",
     ];
+    let fp32 = whole;
     let (whole, _) = stylize_verbose(dir.path(), "whole16.png", &photo, &bf16);
     let tiled_args: Vec<&str> = bf16
         .iter()
@@ -271,11 +275,17 @@ fn openvino_runs_the_segments_too() {
         .collect();
     let (tiled, _) = stylize_verbose(dir.path(), "tiled16.png", &photo, &tiled_args);
     let (mean, border, max) = differences(&tiled, &whole, 128);
+    let (tiled_off, ..) = differences(&tiled, &fp32, 128);
+    let (whole_off, ..) = differences(&whole, &fp32, 128);
     eprintln!(
-        "openvino bf16: tiled vs untiled: mean {mean:.4}/255, border {border:.4}/255, max {max}"
+        "openvino bf16: tiled vs untiled: mean {mean:.4}/255, border {border:.4}/255, max {max}; \
+         from fp32: tiled {tiled_off:.4}, untiled {whole_off:.4}"
     );
-    // bf16 rounds each segment's activations where the untiled run rounds them too, but not
-    // at the same places: a looser bound than fp32's, still far from naive tiling's.
+    // bf16 rounds the segments' activations elsewhere than the whole graph's (measured 0.52/255
+    // apart, max 6, on a CPU with AMX): tiling adds no error beyond bf16's own, which is what
+    // holds. Tiled is as close to fp32 as untiled, no seam shows, and naive tiles (each with
+    // its own statistics) would be several /255 off.
+    assert!(tiled_off <= whole_off + 0.1, "{tiled_off} vs {whole_off}");
     assert!(mean < 1.0 && border < 1.5 * mean + 0.1, "{mean} {border}");
 }
 
