@@ -76,6 +76,31 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
     decode_rgb(&bytes, path, MAX_PIXELS)
 }
 
+/// The size [`load_rgb`] will give `path` (its EXIF orientation applied), from the file's header
+/// alone; `None` for anything that is not a readable picture (loading it reports why).
+pub fn dimensions(path: &Path) -> Option<(u32, u32)> {
+    use image::ImageDecoder;
+    // Only regular files: a FIFO would block here, and loading refuses it anyway.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut decoder = ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (w, h) = decoder.dimensions();
+    let turned = matches!(
+        decoder.orientation().ok()?,
+        image::metadata::Orientation::Rotate90
+            | image::metadata::Orientation::Rotate270
+            | image::metadata::Orientation::Rotate90FlipH
+            | image::metadata::Orientation::Rotate270FlipH
+    );
+    Some(if turned { (h, w) } else { (w, h) })
+}
+
 /// [`load_rgb`] for a picture already in memory (an upload): the same checks, with at most
 /// `max_pixels` (itself at most [`MAX_PIXELS`]) refused before decoding. `name` only names the
 /// picture in errors.

@@ -42,6 +42,12 @@ const WHEELS: &[Wheel] = &[Wheel {
             6_827_321,
             "82d499f5b5e8514def7aaa1ecd5a9f570542d33ae9d00a0077f707cccd0e0192",
         ),
+        // Reads compiled models back from the cache (their graphs are stored as IR).
+        lib(
+            "libopenvino_ir_frontend.so.2641",
+            640_313,
+            "554e9fd3d4a0fbc587c14379464b2324e24b8ea736cfb749ad2cd9e74dfc09e0",
+        ),
         lib(
             "libtbb.so.12",
             369_313,

@@ -116,7 +116,13 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
     };
     let photo = fit_within(images::load_rgb(&args.content)?, args.max_size);
 
-    let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    // One picture size, painted `steps` times: `auto` weighs OpenVINO's compile against it.
+    let mut options = args.engine.options()?;
+    options.workload = Some(brushwork::Workload {
+        pixels: u64::from(photo.width()) * u64::from(photo.height()) * u64::from(args.steps),
+        sizes: 1,
+    });
+    let mut stylizer = Stylizer::new(options)?;
     let styles = args.style.resolve(&mut stylizer)?;
     let start = styles.look()?;
     let end = match (&to_style, &to_preset) {

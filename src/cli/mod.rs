@@ -157,6 +157,7 @@ impl EngineArgs {
             precision: self.precision,
             memory_budget: self.memory_budget,
             tile_side: self.tile_size,
+            workload: None,
         })
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use brushwork::atomic::OutputDir;
 use brushwork::images::{self, ImageError};
 use brushwork::look::Look;
-use brushwork::Stylizer;
+use brushwork::{Stylizer, Workload};
 use clap::Args;
 use image::imageops::FilterType;
 use image::RgbImage;
@@ -59,8 +59,24 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let verbose = args.engine.verbose;
 
     args.style.validate()?;
-    let mut stylizer =
-        Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    // The pictures' sizes, from their headers: `auto` weighs OpenVINO's per-size compile
+    // against them, and the first picture's compile starts while it is decoded.
+    let sizes: Vec<Option<(u32, u32)>> = jobs
+        .iter()
+        .map(|(input, _)| {
+            images::dimensions(input).map(|(w, h)| match args.max_size {
+                Some(max) => fit_dims(w, h, max),
+                None => (w, h),
+            })
+        })
+        .collect();
+    let mut options = args.engine.options()?;
+    options.workload = Some(workload(&sizes));
+    let mut stylizer = Stylizer::new(options).context("cannot start the stylizer")?;
+    // Presets run on their own network: nothing to prepare for them.
+    if let (Some(Some((w, h))), true) = (sizes.first(), args.style.presets.is_empty()) {
+        stylizer.prepare(*w, *h);
+    }
     if verbose {
         let rt = brushwork::runtime::info()?;
         say!(
@@ -108,6 +124,25 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pixels and distinct padded sizes of the pictures whose headers could be read.
+fn workload(sizes: &[Option<(u32, u32)>]) -> Workload {
+    let known: Vec<(u32, u32)> = sizes.iter().flatten().copied().collect();
+    let mut distinct: Vec<(u32, u32)> = known
+        .iter()
+        // The network pads each side to a multiple of 4: such sizes share a compile.
+        .map(|&(w, h)| (w.div_ceil(4), h.div_ceil(4)))
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    Workload {
+        pixels: known
+            .iter()
+            .map(|&(w, h)| u64::from(w) * u64::from(h))
+            .sum(),
+        sizes: distinct.len() as u64,
+    }
 }
 
 fn stylize_one(

@@ -57,7 +57,35 @@ pub struct StylizerOptions {
     /// The side of a tile in pixels ([`DEFAULT_TILE_SIDE`]; rounded down to a multiple of 4,
     /// at least 16).
     pub tile_side: u32,
+    /// What will be stylized, where the caller knows it before starting (`stylize` does; a
+    /// stream does not): [`Device::Auto`] then leaves out OpenVINO when its per-size compile
+    /// would cost more than its bf16 speed saves (see [`OPENVINO_MIN_PIXELS_PER_SIZE`]).
+    pub workload: Option<Workload>,
 }
+
+/// The pictures a one-shot job will stylize: what [`Device::Auto`] weighs an engine's start-up
+/// against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// Pixels of all the pictures together.
+    pub pixels: u64,
+    /// How many different sizes there are among them (OpenVINO compiles once per size).
+    pub sizes: u64,
+}
+
+impl Workload {
+    /// Whether OpenVINO's compiles are repaid by its speed on this much work.
+    pub fn repays_openvino(&self) -> bool {
+        self.pixels >= self.sizes.max(1) * OPENVINO_MIN_PIXELS_PER_SIZE
+    }
+}
+
+/// Under this many pixels per picture size, `auto` runs a known workload on ONNX Runtime:
+/// OpenVINO's compile (about 0.3 s a size on 2 cores, the first frame's set-up on top) costs more
+/// than bf16 saves. Measured on 2 AMX cores, a whole `stylize` process: 384x384 0.38 s on
+/// OpenVINO against 0.16 s on ONNX Runtime, 1920x1080 0.77 against 1.11 s; the two cross near
+/// 0.8 megapixels.
+pub const OPENVINO_MIN_PIXELS_PER_SIZE: u64 = 800_000;
 
 impl Default for StylizerOptions {
     fn default() -> Self {
@@ -68,6 +96,7 @@ impl Default for StylizerOptions {
             precision: None,
             memory_budget: None,
             tile_side: DEFAULT_TILE_SIDE,
+            workload: None,
         }
     }
 }
@@ -217,7 +246,21 @@ impl Stylizer {
                 let mut found = None;
                 // OpenVINO is chosen for bf16: with another precision asked for, auto keeps to
                 // ONNX Runtime.
-                let openvino_wanted = matches!(options.precision, None | Some(Precision::Bf16));
+                let mut openvino_wanted = matches!(options.precision, None | Some(Precision::Bf16));
+                // Unless bf16 was asked for by name, a small known workload stays on ONNX
+                // Runtime: it is done before OpenVINO would have compiled.
+                if let (None, Some(w)) = (options.precision, options.workload) {
+                    if openvino_wanted && !w.repays_openvino() {
+                        openvino_wanted = false;
+                        log::debug!(
+                            "device auto: openvino left out: {:.2} megapixels in {} size{} is under {:.1} a size, less than its compile costs",
+                            w.pixels as f64 / 1e6,
+                            w.sizes,
+                            if w.sizes == 1 { "" } else { "s" },
+                            OPENVINO_MIN_PIXELS_PER_SIZE as f64 / 1e6,
+                        );
+                    }
+                }
                 for candidate in providers::auto_candidates()
                     .into_iter()
                     .filter(|d| *d != Device::OpenVino || openvino_wanted)
@@ -349,6 +392,32 @@ impl Stylizer {
                 reason: format!("it gave {} numbers, not {EMBEDDING_DIM}", values.len()),
             })
         })
+    }
+
+    /// Gets ready for a `width`×`height` picture that is coming, where that takes time: on
+    /// OpenVINO the network is compiled for that size on a thread of its own, while the caller
+    /// decodes the picture and prepares its style. Nothing happens on other engines, for a
+    /// picture that will run in tiles, or one too small to run; a failed compile is reported by
+    /// the run of that picture.
+    pub fn prepare(&mut self, width: u32, height: u32) {
+        if !matches!(self.transform, Engine::OpenVino(_))
+            || width < MIN_CONTENT_SIDE
+            || height < MIN_CONTENT_SIDE
+        {
+            return;
+        }
+        if !matches!(
+            self.tiling_of(Network::Transform, width, height),
+            Ok(Tiling::Whole { .. })
+        ) {
+            return;
+        }
+        if let Engine::OpenVino(t) = &mut self.transform {
+            t.prepare(
+                crate::tensor::padded(height) as usize,
+                crate::tensor::padded(width) as usize,
+            );
+        }
     }
 
     /// Stylizes `content` at its own resolution.

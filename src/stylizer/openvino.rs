@@ -4,7 +4,15 @@
 //! size gets its own compiled model, infer request and input tensors, kept for the last
 //! [`KEEP_SIZES`] sizes used (a live run at `--target-fps` moves between three), so a frame of a
 //! size seen before costs one copy in and one copy out, and no allocation.
+//!
+//! Compiling costs about 0.3 s a size on 2 cores, as much as a 1080p frame. Two things cut it
+//! for one-shot commands: compiled models are cached on disk (OpenVINO's `CACHE_DIR`, under
+//! brushwork's cache, the newest [`CACHE_KEEP`] kept), which halves it for a size seen before;
+//! and [`OpenVinoTransformer::prepare`] compiles on a thread of its own while the caller
+//! decodes the picture and predicts the style.
 
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ::openvino::{
@@ -27,6 +35,12 @@ use super::{
 /// How many frame sizes keep their compiled model.
 pub(super) const KEEP_SIZES: usize = 4;
 
+/// How many compiled models the disk cache keeps (about 1.2 MB each; the oldest go first).
+pub(super) const CACHE_KEEP: usize = 64;
+
+/// A compile started by [`OpenVinoTransformer::prepare`], on its own thread and core.
+type PendingCompile = std::thread::JoinHandle<Result<(Core, Compiled), StylizeError>>;
+
 pub(super) struct OpenVinoTransformer {
     core: Core,
     model: Model,
@@ -35,6 +49,12 @@ pub(super) struct OpenVinoTransformer {
     pixel_type: PixelType,
     /// Compiled models by frame size, most recently used last.
     compiled: Vec<Compiled>,
+    /// A compile under way for the size [`OpenVinoTransformer::prepare`] was given.
+    pending: Option<PendingCompile>,
+    /// What a compile on another thread needs: the model's bytes and the core's settings.
+    source: (Cow<'static, [u8]>, Option<usize>),
+    /// Cores of compiles done on other threads, kept as long as their compiled models.
+    other_cores: Vec<Core>,
 }
 
 /// One frame size's compiled network, its request and its input tensors.
@@ -102,7 +122,49 @@ impl OpenVinoTransformer {
             origin: model_bytes.origin.clone(),
             pixel_type,
             compiled: Vec::new(),
+            pending: None,
+            source: (model_bytes.bytes.clone(), threads),
+            other_cores: Vec::new(),
         })
+    }
+
+    /// Starts compiling the network for a `h`×`w` padded frame on a thread of its own (with a
+    /// core of its own), unless that size is compiled or a compile is already under way. The
+    /// next [`run`](Self::run) waits for it; an error there is reported by that run.
+    pub(super) fn prepare(&mut self, h: usize, w: usize) {
+        if self.pending.is_some() || self.compiled.iter().any(|c| (c.height, c.width) == (h, w)) {
+            return;
+        }
+        let (bytes, threads) = self.source.clone();
+        let (precision, pixel_type, origin) =
+            (self.precision, self.pixel_type, self.origin.clone());
+        let spawned = std::thread::Builder::new()
+            .name("openvino-compile".into())
+            .spawn(move || {
+                let mut core = configured_core(precision, threads)?;
+                let bytes = ModelBytes { origin, bytes };
+                let mut model = read(&mut core, &bytes)?;
+                let compiled = compile(&mut core, &mut model, pixel_type, precision, h, w)?;
+                Ok((core, compiled))
+            });
+        // No thread to be had: the run compiles in line, as without prepare.
+        self.pending = spawned.ok();
+    }
+
+    /// Waits for a compile that [`prepare`](Self::prepare) started, and keeps what it made.
+    fn finish_pending(&mut self) -> Result<(), StylizeError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let (core, compiled) = pending
+            .join()
+            .map_err(|_| failed("the compiling thread panicked"))??;
+        if self.compiled.len() == KEEP_SIZES {
+            self.compiled.remove(0);
+        }
+        self.compiled.push(compiled);
+        self.other_cores.push(core);
+        Ok(())
     }
 
     /// The network's inputs and outputs, for `brushwork info`.
@@ -132,6 +194,7 @@ impl OpenVinoTransformer {
         style: &StyleEmbedding,
         out: &mut RgbImage,
     ) -> Result<(), StylizeError> {
+        self.finish_pending()?;
         let (h, w) = padded_dims(content);
         let at = match self
             .compiled
@@ -143,7 +206,14 @@ impl OpenVinoTransformer {
                 if self.compiled.len() == KEEP_SIZES {
                     self.compiled.remove(0);
                 }
-                let c = self.compile(h, w)?;
+                let c = compile(
+                    &mut self.core,
+                    &mut self.model,
+                    self.pixel_type,
+                    self.precision,
+                    h,
+                    w,
+                )?;
                 self.compiled.push(c);
                 self.compiled.len() - 1
             }
@@ -189,58 +259,75 @@ impl OpenVinoTransformer {
         }
         Ok(())
     }
+}
 
-    /// Compiles the network for one padded frame size, and makes its request and tensors.
-    fn compile(&mut self, h: usize, w: usize) -> Result<Compiled, StylizeError> {
-        let started = Instant::now();
-        let dims = [1, h as i64, w as i64, 3];
-        let shape = PartialShape::new_static(4, &dims).map_err(failed)?;
-        self.model
-            .reshape_input_by_name(CONTENT_IMAGE, &shape)
-            .map_err(failed)?;
-        let mut model = self
-            .core
-            .compile_model(&self.model, DeviceType::CPU)
-            .map_err(inference_failed)?;
-        let mut request = model.create_infer_request().map_err(inference_failed)?;
-        let element = match self.pixel_type {
-            PixelType::U8 => ElementType::U8,
-            PixelType::F32 => ElementType::F32,
-        };
-        let pixels =
-            Tensor::new(element, &Shape::new(&dims).map_err(failed)?).map_err(inference_failed)?;
-        let embedding = Tensor::new(
-            ElementType::F32,
-            &Shape::new(&[1, 1, 1, EMBEDDING_DIM as i64]).map_err(failed)?,
-        )
-        .map_err(inference_failed)?;
-        request
-            .set_tensor(CONTENT_IMAGE, &pixels)
-            .map_err(inference_failed)?;
-        request
-            .set_tensor(STYLE_EMBEDDING, &embedding)
-            .map_err(inference_failed)?;
-        log::debug!(
-            "OpenVINO compiled the transformation network ({}) for {w}x{h} in {} ms",
-            self.precision,
-            started.elapsed().as_millis()
-        );
-        Ok(Compiled {
-            height: h,
-            width: w,
-            _model: model,
-            request,
-            pixels,
-            embedding,
-            bound_style: None,
-        })
+impl Drop for OpenVinoTransformer {
+    /// A compile still under way is waited for: a process must not exit while a thread is
+    /// inside OpenVINO (its libraries' teardown would run under it).
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let _ = pending.join();
+        }
     }
+}
+
+/// Compiles `model` for one padded frame size, and makes its request and tensors.
+fn compile(
+    core: &mut Core,
+    model: &mut Model,
+    pixel_type: PixelType,
+    precision: Precision,
+    h: usize,
+    w: usize,
+) -> Result<Compiled, StylizeError> {
+    let started = Instant::now();
+    let dims = [1, h as i64, w as i64, 3];
+    let shape = PartialShape::new_static(4, &dims).map_err(failed)?;
+    model
+        .reshape_input_by_name(CONTENT_IMAGE, &shape)
+        .map_err(failed)?;
+    let mut compiled = core
+        .compile_model(model, DeviceType::CPU)
+        .map_err(inference_failed)?;
+    let mut request = compiled.create_infer_request().map_err(inference_failed)?;
+    let element = match pixel_type {
+        PixelType::U8 => ElementType::U8,
+        PixelType::F32 => ElementType::F32,
+    };
+    let pixels =
+        Tensor::new(element, &Shape::new(&dims).map_err(failed)?).map_err(inference_failed)?;
+    let embedding = Tensor::new(
+        ElementType::F32,
+        &Shape::new(&[1, 1, 1, EMBEDDING_DIM as i64]).map_err(failed)?,
+    )
+    .map_err(inference_failed)?;
+    request
+        .set_tensor(CONTENT_IMAGE, &pixels)
+        .map_err(inference_failed)?;
+    request
+        .set_tensor(STYLE_EMBEDDING, &embedding)
+        .map_err(inference_failed)?;
+    log::debug!(
+        "OpenVINO compiled the transformation network ({}) for {w}x{h} in {} ms",
+        precision,
+        started.elapsed().as_millis()
+    );
+    Ok(Compiled {
+        height: h,
+        width: w,
+        _model: compiled,
+        request,
+        pixels,
+        embedding,
+        bound_style: None,
+    })
 }
 
 /// An OpenVINO core for the CPU, set up for `precision` (bf16, else f32) and `threads`.
 fn configured_core(precision: Precision, threads: Option<usize>) -> Result<Core, StylizeError> {
     let info = ov_runtime::load().map_err(failed)?;
-    log::debug!("OpenVINO {} from {}", info.version, info.dir.display());
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| log::debug!("OpenVINO {} from {}", info.version, info.dir.display()));
     let mut core = Core::new().map_err(failed)?;
     let hint = match precision {
         Precision::Bf16 => "bf16",
@@ -259,7 +346,60 @@ fn configured_core(precision: Precision, threads: Option<usize>) -> Result<Core,
         core.set_property(&DeviceType::CPU, &key, &value)
             .map_err(failed)?;
     }
+    // A cache that cannot be made (a read-only home) only costs the compile time it saves.
+    if let Some(dir) = compiled_cache() {
+        if let Some(dir) = dir.to_str() {
+            if let Err(e) = core.set_property(&DeviceType::CPU, &RwPropertyKey::CacheDir, dir) {
+                log::debug!("OpenVINO's compiled-model cache is off: {e}");
+            }
+        }
+    }
     Ok(core)
+}
+
+/// The directory of OpenVINO's compiled models (made if needed, pruned to the newest
+/// [`CACHE_KEEP`] files once a process), or `None` where it cannot be made.
+fn compiled_cache() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = crate::wheel::cache_dir().join(format!(
+            "openvino-{}-compiled",
+            ov_runtime::OPENVINO_VERSION
+        ));
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => {
+                prune(&dir, CACHE_KEEP);
+                Some(dir)
+            }
+            Err(e) => {
+                log::debug!("no compiled-model cache: {}: {e}", dir.display());
+                None
+            }
+        }
+    })
+    .clone()
+}
+
+/// Removes all but the `keep` most recently modified files of `dir` (best effort: another
+/// process may be pruning too).
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            meta.is_file().then(|| (meta.modified().ok(), e.path()))
+        })
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, path) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The segments of a tiled picture (see `tiled`) on OpenVINO: each compiled for its window

@@ -1,5 +1,7 @@
 //! Devices: CPU, and the GPU providers where a GPU exists.
 
+use std::process::Command;
+
 use crate::util::*;
 
 #[test]
@@ -110,36 +112,61 @@ fn openvino_matches_the_golden_images() {
 }
 
 /// `auto` takes OpenVINO in bf16 where the CPU has it, ONNX Runtime's CPU provider otherwise,
-/// and keeps to ONNX Runtime when another precision is asked for; `-v` says which.
+/// and keeps to ONNX Runtime when another precision is asked for; `-v` says which. A one-shot
+/// `stylize` too small to repay OpenVINO's compile (under 0.8 megapixels a picture size) runs
+/// on ONNX Runtime, and `-v` says why; several photos of one size add up.
 #[test]
 fn auto_takes_openvino_bf16_where_the_cpu_has_it() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |extra: &[&str]| {
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
-            vec![&"stylize", &"-v", &"--style", &"towers"];
-        let content = example("content/golden_gate_sq.jpg");
-        let out_path = dir.path().join("out.png");
-        args.extend([&content as &dyn AsRef<std::ffi::OsStr>, &"-o", &out_path]);
-        for e in extra {
-            args.push(e);
-        }
-        let out = brushwork(&args);
+    let photo = load(&example("content/golden_gate_sq.jpg"));
+    // 1280x720: 0.92 megapixels.
+    let big = dir.path().join("big.png");
+    image::imageops::resize(&photo, 1280, 720, image::imageops::FilterType::Triangle)
+        .save(&big)
+        .unwrap();
+    // 13 photos of 256x256: 0.85 megapixels together, in one size.
+    let many: Vec<std::path::PathBuf> = (0..13)
+        .map(|k| {
+            let p = dir.path().join(format!("small{k:02}.png"));
+            photo.save(&p).unwrap();
+            p
+        })
+        .collect();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let run = |inputs: &[&std::path::Path], extra: &[&str]| {
+        let out = Command::new(bin())
+            .args(["stylize", "-v", "--style", "towers"])
+            .args(inputs)
+            .arg("-o")
+            .arg(dir.path().join("out"))
+            .args(extra)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
         stderr(&out)
     };
-    let err = run(&[]);
+    let on_openvino = "transformer on openvino in bf16 (OpenVINO 2026.4.1";
+    let on_cpu = "transformer on cpu in fp32 (ONNX Runtime";
+    let left_out = "device auto: openvino left out: 0.07 megapixels in 1 size is under 0.8 a size";
+    let small = [many[0].as_path()];
+    let all: Vec<&std::path::Path> = many.iter().map(|p| p.as_path()).collect();
     if cpu_has_bf16() {
-        assert!(
-            err.contains("transformer on openvino in bf16 (OpenVINO 2026.4.1"),
-            "{err}"
-        );
+        let err = run(&[&big], &[]);
+        assert!(err.contains(on_openvino), "{err}");
+        let err = run(&small, &[]);
+        assert!(err.contains(left_out) && err.contains(on_cpu), "{err}");
+        let err = run(&all, &[]);
+        assert!(err.contains(on_openvino), "{err}");
+        // bf16 asked for by name is bf16, however small the job.
+        let err = run(&small, &["--precision", "bf16"]);
+        assert!(err.contains(on_openvino), "{err}");
     } else {
-        assert!(
-            err.contains("transformer on cpu in fp32 (ONNX Runtime"),
-            "{err}"
-        );
+        for inputs in [&[big.as_path()][..], &small, &all] {
+            let err = run(inputs, &[]);
+            assert!(err.contains(on_cpu) && !err.contains("left out"), "{err}");
+        }
     }
-    let err = run(&["--precision", "int8"]);
+    let err = run(&[&big], &["--precision", "int8"]);
     assert!(
         err.contains("transformer on cpu in int8 (ONNX Runtime"),
         "{err}"
@@ -152,10 +179,20 @@ fn auto_takes_openvino_bf16_where_the_cpu_has_it() {
 fn openvino_that_cannot_start_is_an_error_not_a_fallback() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("out.png");
+    // 1280x720: large enough (0.92 megapixels) for `auto` to want OpenVINO for it.
+    let photo = dir.path().join("photo.png");
+    image::imageops::resize(
+        &load(&example("content/golden_gate_sq.jpg")),
+        1280,
+        720,
+        image::imageops::FilterType::Triangle,
+    )
+    .save(&photo)
+    .unwrap();
     let run = |device: &str, env: &[(&str, &std::path::Path)]| {
         let mut cmd = std::process::Command::new(bin());
         cmd.args(["stylize", "-v", "--style", "towers", "--device", device])
-            .arg(example("content/golden_gate_sq.jpg"))
+            .arg(&photo)
             .arg("-o")
             .arg(&out_path);
         for (k, v) in env {
