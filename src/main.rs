@@ -24,12 +24,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Rust ignores SIGPIPE, which turns a closed pipe into a panic on the next print; a command
-    // line tool should simply stop, like any other.
-    #[cfg(unix)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a write to a closed pipe or a reset socket is an
+    // error where it happens, never a death by signal. `serve` lives on when a client resets
+    // its connection, and every print goes through `out!`, whose error ends the run with exit
+    // 1, silently when the reader has simply gone (`brushwork info | head`).
     // Before any thread starts: ONNX Runtime's telemetry is off only if this is in the
     // environment when its environment is created (see brushwork::runtime).
     brushwork::runtime::disable_telemetry();
@@ -47,7 +45,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            cli::report(&err);
+            if !cli::reader_gone(&err) {
+                cli::report(&err);
+            }
             ExitCode::from(cli::exit_code(&err))
         }
     }

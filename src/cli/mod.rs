@@ -251,6 +251,15 @@ pub struct UsageError(pub String);
 #[error("cannot write to standard output: {0}")]
 pub struct StdoutError(pub std::io::Error);
 
+/// Whether `err` is standard output's reader having gone (a closed pipe): the run stops with
+/// exit 1 and says nothing, as `head` expects of the commands it reads from.
+pub fn reader_gone(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<StdoutError>()
+            .is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Ends the process for an argument error: help and version as clap prints them, and every
 /// other error as brushwork's one line (clap's own message, without its usage block), exit 2.
 pub fn argument_error(e: clap::Error) -> ! {
@@ -261,7 +270,19 @@ pub fn argument_error(e: clap::Error) -> ! {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        e.exit();
+        // Help and version are output like any other: one that cannot be written is a failed
+        // run (exit 1), quietly when the reader has gone.
+        use std::io::Write as _;
+        let printed = e.print().and_then(|()| std::io::stdout().lock().flush());
+        match printed {
+            Ok(()) => std::process::exit(0),
+            Err(err) => {
+                if err.kind() != std::io::ErrorKind::BrokenPipe {
+                    say!("brushwork: error: {}", StdoutError(err));
+                }
+                std::process::exit(i32::from(EXIT_FAILURE));
+            }
+        }
     }
     let text = e.render().to_string();
     let message: Vec<&str> = text

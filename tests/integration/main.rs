@@ -11,6 +11,7 @@ mod live;
 mod presets;
 mod runtime;
 mod serve;
+mod serve_hardening;
 mod style_language;
 mod style_space;
 mod stylize;

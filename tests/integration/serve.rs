@@ -44,6 +44,11 @@ impl Server {
         Server { child, addr }
     }
 
+    /// Whether the server process is still alive.
+    pub fn still_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -112,7 +117,7 @@ pub fn bytes<'a>(name: &'a str, file_name: &'a str, data: Vec<u8>) -> Part<'a> {
     }
 }
 
-fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
     let boundary = "brushwork-test-boundary-7d1f";
     let mut body = Vec::new();
     for p in parts {
