@@ -31,6 +31,8 @@ pub struct AppState {
     pub webcams: Arc<tokio::sync::Semaphore>,
     /// Listening on a loopback address: only loopback host names are served.
     pub loopback: bool,
+    /// The port listened on: a loopback Host must name it.
+    pub port: u16,
 }
 
 pub type Shared = Arc<AppState>;
@@ -45,7 +47,10 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/webcam", get(webcam::upgrade))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .route_layer(middleware::from_fn_with_state(state.clone(), same_site));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::guard::same_site,
+        ));
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
@@ -69,41 +74,6 @@ async fn wrong_method() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "wrong method: /v1/stylize and /v1/embed take POST, the others GET",
     )
-}
-
-/// Refuses requests that another web site's page makes in a visitor's browser (its `Origin`
-/// is not this server) and, on a loopback address, requests for other host names (DNS
-/// rebinding): without them any page the user opens could use the server. Clients that are not
-/// browsers send no `Origin`.
-async fn same_site(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let name = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(name, _)| name);
-    if state.loopback && !(name == "localhost" || name == "[::1]" || name.starts_with("127.")) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("host '{host}': this server listens on a loopback address and serves only localhost"),
-        )
-        .into_response();
-    }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
-        if origin_host != host {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("origin '{origin}': requests from other sites' pages are refused"),
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
 }
 
 /// Counts every answer by route and status.

@@ -11,6 +11,7 @@
 mod api;
 mod error;
 mod frames;
+mod guard;
 mod look_spec;
 mod metrics;
 mod page;
@@ -151,6 +152,7 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_pixels,
         webcams: Arc::new(tokio::sync::Semaphore::new(usize::from(args.max_webcams))),
         loopback: address.ip().is_loopback(),
+        port: address.port(),
     });
     let idle = Duration::from_secs(args.timeout);
     // The network side needs few threads: the stylizers have their own.
