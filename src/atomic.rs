@@ -250,6 +250,26 @@ pub fn refuse_overwriting_inputs<'a>(
     Ok(())
 }
 
+/// Refuses writing files of names the caller chooses into `dir` when `dir` holds one of
+/// `inputs` (compared as canonical paths, so a symlink or `..` changes nothing): `Err` with that
+/// input. A `dir` that does not exist yet holds nothing.
+pub fn refuse_dir_holding_inputs<'a>(
+    dir: &Path,
+    inputs: impl IntoIterator<Item = &'a Path>,
+) -> Result<(), PathBuf> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Ok(());
+    };
+    for input in inputs {
+        if let Ok(i) = input.canonicalize() {
+            if i.parent() == Some(dir.as_path()) {
+                return Err(input.to_path_buf());
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

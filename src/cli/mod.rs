@@ -342,6 +342,23 @@ pub fn refuse_overwriting_inputs<'a>(
     })
 }
 
+/// Refuses an output directory into which a command writes names of its own (`live
+/// --record`'s `frame-NNNNNN.png`) when it holds one of the inputs, which such a name could
+/// overwrite.
+pub fn refuse_dir_holding_inputs<'a>(
+    flag: &str,
+    dir: &std::path::Path,
+    inputs: impl IntoIterator<Item = &'a std::path::Path>,
+) -> Result<(), UsageError> {
+    brushwork::atomic::refuse_dir_holding_inputs(dir, inputs).map_err(|input| {
+        UsageError(format!(
+            "{flag} {}: it holds the input {}, which a recorded frame could overwrite; choose another directory",
+            dir.display(),
+            input.display()
+        ))
+    })
+}
+
 /// The name an input gets in an output directory: its whole file stem (`holiday.v1.jpg` ->
 /// `holiday.v1.png`), with `ext` appended.
 pub fn output_name(input: &std::path::Path, ext: &str) -> std::ffi::OsString {

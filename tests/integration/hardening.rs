@@ -376,6 +376,65 @@ fn no_command_overwrites_its_inputs() {
     assert!(!o.exists());
 }
 
+/// `live --record DIR` writes `frame-NNNNNN.png` into DIR: a single picture played from DIR
+/// (named directly, through `..` or through a symlink) is refused before anything is written,
+/// and the picture is left as it was.
+#[test]
+fn live_never_records_over_the_picture_it_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    let photo = d.join("frame-000000.png");
+    std::fs::copy(data("content_333x250.png"), &photo).unwrap();
+    let link = dir.path().join("link.png");
+    std::os::unix::fs::symlink(&photo, &link).unwrap();
+    let before = std::fs::read(&photo).unwrap();
+    let via_dots = d.join("..").join("d").join("frame-000000.png");
+    for source in [&photo, &via_dots, &link] {
+        let out = Command::new(bin())
+            .args([
+                "live",
+                "--headless",
+                "--frames",
+                "1",
+                "--style",
+                "towers",
+                "--source",
+            ])
+            .arg(source)
+            .arg("--record")
+            .arg(&d)
+            .output()
+            .unwrap();
+        assert_fails_cleanly(&out, 2, "which a recorded frame could overwrite");
+        assert_eq!(
+            std::fs::read(&photo).unwrap(),
+            before,
+            "{}",
+            source.display()
+        );
+    }
+    // Recording elsewhere works.
+    let elsewhere = dir.path().join("rec");
+    let out = Command::new(bin())
+        .args([
+            "live",
+            "--headless",
+            "--frames",
+            "1",
+            "--style",
+            "towers",
+            "--source",
+        ])
+        .arg(&link)
+        .arg("--record")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(elsewhere.join("frame-000000.png").exists());
+}
+
 /// A run that fails before it writes removes the output directories it made, and a style name
 /// cannot lead outside the output directory.
 #[test]

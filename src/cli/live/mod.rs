@@ -164,8 +164,10 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     }
     let source = sources::open(&args.source, size, args.repeat)?;
     if let Some(dir) = &args.record {
-        // Frames are written as frame-NNNNNN.png: never into the directory being played.
+        // Frames are written as frame-NNNNNN.png: never into the directory being played, nor
+        // into the one holding the picture or video played.
         super::refuse_overwriting_inputs([dir.as_path()], [Path::new(&args.source)])?;
+        super::refuse_dir_holding_inputs("--record", dir, [Path::new(&args.source)])?;
     }
     let mut record_dir = match &args.record {
         Some(dir) => Some(
