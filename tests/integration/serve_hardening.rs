@@ -9,6 +9,19 @@ use std::time::Duration;
 use crate::serve::{file, multipart, text, Server};
 use crate::util::example;
 
+/// Whether the server has closed `stream`: end of stream or a reset, not a read time-out.
+fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 256];
+    match std::io::Read::read(stream, &mut buf) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
 /// Closes `stream` with a TCP reset (SO_LINGER 0) instead of an orderly close.
 fn reset(stream: TcpStream) {
     let linger = libc::linger {
@@ -64,4 +77,115 @@ fn serve_lives_on_when_clients_reset_their_connections() {
         &[file("image", &photo), text("style", "towers")],
     );
     assert_eq!(answer.image().dimensions(), (792, 594));
+}
+
+/// A client sending its request head a byte at a time is never idle, yet it is cut off once
+/// `--timeout` has passed without a whole head (before it has sent it all).
+#[test]
+fn serve_cuts_off_a_request_head_that_never_ends() {
+    let server = Server::start(&["--timeout", "2"]);
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Slow: {}\r\n\r\n",
+        server.addr,
+        "a".repeat(40)
+    );
+    let slow = TcpStream::connect(&server.addr).unwrap();
+    let mut writer = slow.try_clone().unwrap();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let bytes = head.into_bytes();
+    let total = bytes.len();
+    let feeding = std::thread::spawn(move || {
+        // A byte every 250 ms: the whole head would take about 20 s.
+        for b in bytes {
+            if writer.write_all(&[b]).is_err() {
+                return;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    let mut reader = slow;
+    // The server closes the connection (an answer would be bytes; waiting longer than the
+    // whole head takes would be a time-out).
+    let closed = closed_by_server(&mut reader, Duration::from_secs(60));
+    let sent_then = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(closed, "the server answered a head it never got whole");
+    assert!(
+        sent_then < total,
+        "the whole head ({total} bytes) was sent before the server closed"
+    );
+    drop(reader);
+    feeding.join().unwrap();
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+/// Past `--max-connections`, the oldest connection still waiting for its request head makes
+/// room: `/healthz` answers while the cap is full of clients that send half a head and stop.
+#[test]
+fn serve_makes_room_past_its_connection_cap() {
+    let server = Server::start(&["--max-connections", "16"]);
+    let crowd: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Wait: ")
+                .unwrap();
+            // Accepted one after the other, so that "oldest" is well defined.
+            std::thread::sleep(Duration::from_millis(20));
+            s
+        })
+        .collect();
+    for _ in 0..3 {
+        assert_eq!(server.get("/healthz").status, 200);
+    }
+    // The first ones gave way: the server closed them (its idle time-out is 120 s).
+    let mut first = crowd.into_iter().next().unwrap();
+    assert!(closed_by_server(&mut first, Duration::from_secs(30)));
+}
+
+/// The rebinding bypasses found against the loopback guard, each through a real request: a
+/// Host that only starts with "127.", a public name ending in a loopback address, two Host
+/// headers, an absolute-form target naming another host, and another port.
+#[test]
+fn serve_refuses_every_rebinding_bypass() {
+    let server = Server::start(&[]);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    let raw = |head: String| {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        // The answer's head is enough (a refused upgrade may keep the connection open).
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match std::io::Read::read(&mut s, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let status = |answer: &str| answer.split(' ').nth(1).unwrap_or("").to_string();
+    let evil = format!("127.evil.example:{port}");
+    let nip = format!("127.0.0.1.nip.io:{port}");
+    let cases = [
+        format!("GET /metrics HTTP/1.1\r\nHost: {evil}\r\nOrigin: http://{evil}\r\nConnection: close\r\n\r\n"),
+        format!("GET /v1/styles HTTP/1.1\r\nHost: {nip}\r\nConnection: close\r\n\r\n"),
+        format!("GET /v1/styles HTTP/1.1\r\nHost: {}\r\nHost: {evil}\r\nConnection: close\r\n\r\n", server.addr),
+        format!("GET http://evil.example:{port}/v1/styles HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr),
+        "GET /v1/styles HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n".to_string(),
+        format!("GET /v1/webcam HTTP/1.1\r\nHost: {evil}\r\nOrigin: http://{evil}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+    ];
+    for head in cases {
+        let answer = raw(head.clone());
+        // 403 from the guard, or 400 where the HTTP layer itself refuses the request first.
+        assert!(
+            ["403", "400"].contains(&status(&answer).as_str()),
+            "{head:?} got {answer:?}"
+        );
+    }
+    let ok = raw(format!(
+        "GET /v1/styles HTTP/1.1\r\nHost: localhost:{port}\r\nOrigin: http://localhost:{port}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(status(&ok), "200", "{ok}");
 }

@@ -9,6 +9,7 @@
 //!   embedded page.
 
 mod api;
+mod conn;
 mod error;
 mod frames;
 mod guard;
@@ -79,6 +80,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 120, value_name = "S",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+
+    /// Connections open at once. Over it the oldest connection still sending its request
+    /// head is closed to make room, or, when every one is busy, the new one is answered 503.
+    /// Default: 1024, or half the open-file limit where that is lower.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=65536))]
+    pub max_connections: Option<u32>,
 
     /// Webcam WebSockets open at once; more are answered 503.
     #[arg(long, default_value_t = 8, value_name = "N",
@@ -155,6 +162,9 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         port: address.port(),
     });
     let idle = Duration::from_secs(args.timeout);
+    let max_connections = args
+        .max_connections
+        .map_or_else(conn::default_max_connections, |n| n as usize);
     // The network side needs few threads: the stylizers have their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -164,10 +174,11 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the HTTP runtime")?;
     runtime
         .block_on(async move {
-            let listener = TimedListener {
-                inner: tokio::net::TcpListener::from_std(listener)?,
+            let listener = conn::Listener::new(
+                tokio::net::TcpListener::from_std(listener)?,
                 idle,
-            };
+                max_connections,
+            );
             let host = if address.ip().is_unspecified() {
                 "127.0.0.1".to_string()
             } else if address.is_ipv6() {
@@ -215,37 +226,4 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
                 unsafe { libc::_exit(128 + signal) }
             }
         })
-}
-
-/// Accepts connections that are closed when they send or take nothing for `idle`: a client
-/// that stops reading its answer, or sends a request a byte a minute, or a webcam left open,
-/// does not hold the server's memory for ever.
-struct TimedListener {
-    inner: tokio::net::TcpListener,
-    idle: Duration,
-}
-
-impl axum::serve::Listener for TimedListener {
-    type Io = std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
-                    timed.set_read_timeout(Some(self.idle));
-                    timed.set_write_timeout(Some(self.idle));
-                    return (Box::pin(timed), addr);
-                }
-                // Out of file descriptors and the like: wait rather than spin.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
 }
