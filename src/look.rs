@@ -120,7 +120,7 @@ impl Palette {
     /// The convex combination of the entries with `weights` (one per entry; non-negative,
     /// finite, not all zero; normalized here, in f64 so that huge weights cannot overflow).
     /// Allocates nothing, so `live` can blend every frame.
-    pub fn blend(&self, weights: &[f32]) -> Result<Paint, BlendError> {
+    pub fn blend<W: Copy + Into<f64>>(&self, weights: &[W]) -> Result<Paint, BlendError> {
         if weights.len() != self.len() {
             return Err(BlendError::CountMismatch {
                 styles: self.len(),

@@ -13,7 +13,7 @@ pub enum PresetError {
     Syntax(String),
     #[error("preset {0} does not exist; presets are 0 to 25")]
     OutOfRange(usize),
-    #[error("preset weights")]
+    #[error("preset weights: {0}")]
     Weights(#[from] BlendError),
 }
 
@@ -30,11 +30,11 @@ impl PresetMix {
     /// `7`, or `3:0.5,12:0.5` (weights are normalized; a preset named twice adds up).
     pub fn parse(spec: &str) -> Result<Self, PresetError> {
         let syntax = || PresetError::Syntax(spec.to_string());
-        let mut parts: Vec<(usize, f32)> = Vec::new();
+        let mut parts: Vec<(usize, f64)> = Vec::new();
         for part in spec.split(',').map(str::trim) {
             let (idx, wt) = part.split_once(':').unwrap_or((part, "1"));
             let idx: usize = idx.trim().parse().map_err(|_| syntax())?;
-            let wt: f32 = wt.trim().parse().map_err(|_| syntax())?;
+            let wt: f64 = wt.trim().parse().map_err(|_| syntax())?;
             if idx >= NUM_PRESETS {
                 return Err(PresetError::OutOfRange(idx));
             }
@@ -45,13 +45,13 @@ impl PresetMix {
         }
         // The weight rules of every blend (finite, non-negative, not all zero; summed in f64,
         // so that a preset named twice with a huge weight cannot overflow).
-        let wts: Vec<f32> = parts.iter().map(|&(_, w)| w).collect();
+        let wts: Vec<f64> = parts.iter().map(|&(_, w)| w).collect();
         let total = check_weights(&wts)?;
-        let mut weights = [0f64; NUM_PRESETS];
+        let mut shares = [0f64; NUM_PRESETS];
         for (idx, w) in parts {
-            weights[idx] += f64::from(w);
+            shares[idx] += total.share(w);
         }
-        Ok(PresetMix(weights.map(|w| (w / total) as f32)))
+        Ok(PresetMix(shares.map(|w| w as f32)))
     }
 }
 

@@ -36,49 +36,68 @@ pub enum BlendError {
     #[error("{styles} styles but {weights} weights; give one weight per style")]
     CountMismatch { styles: usize, weights: usize },
     #[error("weight {0} is not a finite number")]
-    NotFinite(f32),
+    NotFinite(f64),
     #[error("weight {0} is negative; weights must be 0 or more")]
-    Negative(f32),
+    Negative(f64),
     #[error("all weights are zero; at least one must be positive")]
     AllZero,
     #[error("strength {0} is outside 0..1")]
     Strength(f32),
 }
 
-/// Checks weights (not empty, finite, non-negative, not all zero) and returns their sum, in
-/// f64: f32 weights near f32::MAX (3e38 + 3e38) would overflow to infinity and normalise to
-/// all zeros.
-pub fn check_weights(weights: &[f32]) -> Result<f64, BlendError> {
+/// Checked weights: each one's share of the whole is `w / scale / total`. Weights are taken
+/// as f64 (f32 ones convert exactly) and divided by the largest before they are summed, so
+/// any finite ones work: `1e308, 1e308` does not overflow to infinity, `1e-320, 1e-320` is
+/// not zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightTotal {
+    scale: f64,
+    total: f64,
+}
+
+impl WeightTotal {
+    /// The share of the whole that weight `w` (one of those checked) has.
+    pub fn share(&self, w: f64) -> f64 {
+        w / self.scale / self.total
+    }
+}
+
+/// Checks weights (not empty, finite, non-negative, not all zero) and returns what
+/// normalizes them (see [`WeightTotal`]).
+pub fn check_weights<W: Copy + Into<f64>>(weights: &[W]) -> Result<WeightTotal, BlendError> {
     if weights.is_empty() {
         return Err(BlendError::Empty);
     }
-    if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
+    let as_f64 = weights.iter().map(|&w| w.into());
+    if let Some(w) = as_f64.clone().find(|w: &f64| !w.is_finite()) {
         return Err(BlendError::NotFinite(w));
     }
-    if let Some(&w) = weights.iter().find(|w| **w < 0.0) {
+    if let Some(w) = as_f64.clone().find(|w| *w < 0.0) {
         return Err(BlendError::Negative(w));
     }
-    let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
-    if total <= 0.0 {
+    let scale = as_f64.clone().fold(0.0, f64::max);
+    if scale <= 0.0 {
         return Err(BlendError::AllZero);
     }
-    Ok(total)
+    let total = as_f64.map(|w| w / scale).sum();
+    Ok(WeightTotal { scale, total })
 }
 
 /// `Σ (wᵢ / total)·vᵢ` over arrays of one length, skipping zero weights (so one non-zero
 /// weight gives its array exactly): the blend of embeddings and of preset mixes alike. The
 /// weights must have passed [`check_weights`], which gave `total`. Allocates nothing.
-pub fn weighted_sum<'a, const N: usize>(
+pub fn weighted_sum<'a, const N: usize, W: Copy + Into<f64>>(
     items: impl IntoIterator<Item = &'a [f32; N]>,
-    weights: &[f32],
-    total: f64,
+    weights: &[W],
+    total: WeightTotal,
 ) -> [f32; N] {
     let mut out = [0f32; N];
     for (item, &w) in items.into_iter().zip(weights) {
+        let w: f64 = w.into();
         if w == 0.0 {
             continue;
         }
-        let w = (f64::from(w) / total) as f32;
+        let w = total.share(w) as f32;
         for (o, v) in out.iter_mut().zip(item.iter()) {
             *o += w * v;
         }
@@ -87,18 +106,21 @@ pub fn weighted_sum<'a, const N: usize>(
 }
 
 /// Checks weights and scales them to sum to 1.
-pub fn normalize_weights(weights: &[f32]) -> Result<Vec<f32>, BlendError> {
+pub fn normalize_weights<W: Copy + Into<f64>>(weights: &[W]) -> Result<Vec<f32>, BlendError> {
     let total = check_weights(weights)?;
     Ok(weights
         .iter()
-        .map(|&w| (f64::from(w) / total) as f32)
+        .map(|&w| total.share(w.into()) as f32)
         .collect())
 }
 
 impl StyleEmbedding {
     /// The convex combination `Σ wᵢ·styleᵢ` with the weights normalized to sum to 1. A single
     /// style (or a weight vector with one non-zero entry) gives that style exactly.
-    pub fn blend(styles: &[StyleEmbedding], weights: &[f32]) -> Result<StyleEmbedding, BlendError> {
+    pub fn blend<W: Copy + Into<f64>>(
+        styles: &[StyleEmbedding],
+        weights: &[W],
+    ) -> Result<StyleEmbedding, BlendError> {
         if styles.len() != weights.len() {
             return Err(BlendError::CountMismatch {
                 styles: styles.len(),
@@ -195,11 +217,22 @@ mod tests {
         );
         let tiny = normalize_weights(&[1e-45, 3e-45]).unwrap();
         assert!((tiny[0] - 0.25).abs() < 0.1 && (tiny[1] - 0.75).abs() < 0.1);
+        // Any finite f64 weights: beyond f32's range, and below it.
+        assert_eq!(normalize_weights(&[1e308, 1e308]).unwrap(), vec![0.5, 0.5]);
+        assert_eq!(
+            normalize_weights(&[f64::MAX, f64::MAX]).unwrap(),
+            vec![0.5, 0.5]
+        );
+        assert_eq!(
+            normalize_weights(&[1e-320, 3e-320]).unwrap(),
+            vec![0.25, 0.75]
+        );
+        assert_eq!(normalize_weights(&[1e-46, 1e-46]).unwrap(), vec![0.5, 0.5]);
     }
 
     #[test]
     fn bad_weights_are_refused() {
-        assert_eq!(normalize_weights(&[]), Err(BlendError::Empty));
+        assert_eq!(normalize_weights::<f64>(&[]), Err(BlendError::Empty));
         assert_eq!(normalize_weights(&[0.0, 0.0]), Err(BlendError::AllZero));
         assert_eq!(
             normalize_weights(&[1.0, -0.5]),

@@ -31,6 +31,28 @@ pub const SUFFIX: &str = ".style.json";
 
 /// The largest style file read: one is about 2 KB.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// The longest style name, in bytes: a name becomes a file name (`NAME.style.json`, within a
+/// file system's 255), and a style file must stay far under [`MAX_FILE_BYTES`].
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Checks a style name, which becomes a file name: 1 to [`MAX_NAME_BYTES`] bytes, no `/`, `\`
+/// or control characters, not `.` or `..` (so it cannot lead out of its directory). `Err`
+/// says what a name must be.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let bad = name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(format!(
+            "a style name is a plain file name of 1 to {MAX_NAME_BYTES} bytes, without '/', '\\' or control characters, and not '.' or '..'"
+        ));
+    }
+    Ok(())
+}
 /// The largest magnitude a number of a style file may have. The style network's embeddings of
 /// real paintings stay within ±3 and blends of them within that; far outside, the transformer's
 /// normalisation paints black or flat grey, so such a file is refused rather than used.

@@ -59,19 +59,16 @@ fn stem(p: &Path) -> String {
         .unwrap_or_else(|| "style".into())
 }
 
-/// A style name becomes a file name: it must not lead anywhere else.
+/// A style name becomes a file name: it must not lead anywhere else (the library's rule).
 fn check_name(name: &str) -> Result<(), UsageError> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0'])
-        || name.chars().any(char::is_control);
-    if bad {
-        return Err(UsageError(format!(
-            "--name {name:?}: a style name is a plain file name, without '/', '\\' or control characters, and not '.' or '..'"
-        )));
-    }
-    Ok(())
+    let shown: String = name.chars().take(60).collect();
+    let shown = if shown.len() < name.len() {
+        format!("{shown:?}...")
+    } else {
+        format!("{shown:?}")
+    };
+    brushwork::style_file::check_name(name)
+        .map_err(|why| UsageError(format!("--name {shown}: {why}")))
 }
 
 fn plan(args: &EmbedArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)> {

@@ -40,7 +40,7 @@ pub struct StyleArgs {
         value_name = "W,W,...",
         allow_hyphen_values = true
     )]
-    pub weights: Option<Vec<f32>>,
+    pub weights: Option<Vec<f64>>,
 
     /// How much style, 0 to 1: 1 is the style, 0 is the photo's own style (it comes back close
     /// to itself); in between interpolates the two embeddings. With --preset, which has no
@@ -82,7 +82,7 @@ pub struct Styles {
     /// A short name per entry, for labels and the live status line.
     pub labels: Vec<String>,
     /// The weights as given (not normalized), one per entry.
-    pub weights: Vec<f32>,
+    pub weights: Vec<f64>,
     pub strength: f32,
     pub preserve_color: bool,
     /// Whether the user gave --weights.
@@ -95,7 +95,7 @@ impl StyleArgs {
         self.styles.len().max(self.presets.len())
     }
 
-    fn weights(&self) -> Vec<f32> {
+    fn weights(&self) -> Vec<f64> {
         self.weights
             .clone()
             .unwrap_or_else(|| vec![1.0; self.len()])

@@ -46,9 +46,13 @@ pub fn one_hot(i: usize) -> [f32; MAX_PALETTE] {
 
 impl ControlState {
     /// Starting state: the palette blended by `weights` (at most [`MAX_PALETTE`]), no morph.
-    pub fn new(weights: &[f32]) -> ControlState {
+    /// They are kept as shares of 1, so that any finite weights fit in f32 (weights that do
+    /// not pass [`crate::style::check_weights`] are kept as given).
+    pub fn new<W: Copy + Into<f64>>(weights: &[W]) -> ControlState {
+        let shares = crate::style::normalize_weights(weights)
+            .unwrap_or_else(|_| weights.iter().map(|&w| w.into() as f32).collect());
         let mut w = [0.0; MAX_PALETTE];
-        for (d, s) in w.iter_mut().zip(weights) {
+        for (d, s) in w.iter_mut().zip(&shares) {
             *d = *s;
         }
         ControlState {

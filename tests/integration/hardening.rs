@@ -376,6 +376,63 @@ fn no_command_overwrites_its_inputs() {
     assert!(!o.exists());
 }
 
+/// Any finite weights blend (summed in double precision, scaled by the largest), and a style
+/// name longer than a file name can be is refused before anything is written.
+#[test]
+fn weights_of_any_finite_size_and_names_of_file_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = data("content_333x250.png");
+    let two = |weights: &str| {
+        let args = [
+            "--style",
+            "towers",
+            "--style",
+            "bricks",
+            "--weights",
+            weights,
+            "--device",
+            "cpu",
+        ];
+        stylize_to(
+            dir.path(),
+            &format!("w{}.png", weights.len()),
+            &photo,
+            &args,
+        )
+    };
+    let even = two("1,1");
+    assert_eq!(two("1e308,1e308"), even);
+    assert_eq!(two("1e-46,1e-46"), even);
+    let out = Command::new(bin())
+        .args([
+            "stylize",
+            "--preset",
+            "3:1e308,12:1e308",
+            "--device",
+            "cpu",
+            "-o",
+        ])
+        .arg(dir.path().join("p.png"))
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let styles = dir.path().join("styles");
+    let out = Command::new(bin())
+        .arg("embed")
+        .arg(data("style_towers_256.png"))
+        .arg("--name")
+        .arg("n".repeat(70_000))
+        .arg("-o")
+        .arg(&styles)
+        .output()
+        .unwrap();
+    assert_fails_cleanly(&out, 2, "1 to 200 bytes");
+    assert!(stderr(&out).len() < 400, "the name is not echoed whole");
+    assert!(!styles.exists());
+}
+
 /// `live --record DIR` writes `frame-NNNNNN.png` into DIR: a single picture played from DIR
 /// (named directly, through `..` or through a symlink) is refused before anything is written,
 /// and the picture is left as it was.

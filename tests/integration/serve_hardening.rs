@@ -189,3 +189,66 @@ fn serve_refuses_every_rebinding_bypass() {
     ));
     assert_eq!(status(&ok), "200", "{ok}");
 }
+
+/// The server takes the command line's rules: a field given twice is refused (the command line
+/// refuses a repeated option), a style name cannot lead out of a directory, any finite weights
+/// blend, and a bad preset weight says what is wrong with it.
+#[test]
+fn serve_fields_follow_the_command_lines_rules() {
+    let server = Server::start(&[]);
+    let photo = example("content/golden_gate_sq.jpg");
+    let painting = example("styles/towers_1916_sq.jpg");
+    let stylize = |extra: Vec<crate::serve::Part>| {
+        let mut parts = vec![file("image", &photo), text("style", "towers")];
+        parts.extend(extra);
+        server.post("/v1/stylize", &parts)
+    };
+    for field in [
+        "strength",
+        "format",
+        "weights",
+        "preserve_color",
+        "max_size",
+    ] {
+        let value = match field {
+            "format" => "png",
+            "preserve_color" => "true",
+            "max_size" => "100",
+            _ => "1",
+        };
+        stylize(vec![text(field, value), text(field, value)])
+            .assert_error(400, &format!("{field} is given twice"));
+    }
+    let twice = server.post(
+        "/v1/embed",
+        &[
+            file("image", &painting),
+            text("name", "a"),
+            text("name", "b"),
+        ],
+    );
+    twice.assert_error(400, "name is given twice");
+    for name in ["../../x", "a/b", "..", &"n".repeat(201)] {
+        server
+            .post("/v1/embed", &[file("image", &painting), text("name", name)])
+            .assert_error(400, "a style name is a plain file name");
+    }
+    let two = |weights: &str| {
+        let parts = vec![
+            file("image", &photo),
+            text("style", "towers"),
+            text("style", "bricks"),
+            text("weights", weights),
+        ];
+        server.post("/v1/stylize", &parts).image()
+    };
+    let even = two("1,1");
+    assert_eq!(two("1e308,1e308"), even);
+    assert_eq!(two("1e-46,1e-46"), even);
+    server
+        .post(
+            "/v1/stylize",
+            &[file("image", &photo), text("preset", "3:NaN")],
+        )
+        .assert_error(400, "not a finite number");
+}

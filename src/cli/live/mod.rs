@@ -192,12 +192,11 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let first = one_hot(0);
-    let mut state = ControlState::new(if styles.weighted {
-        &styles.weights
+    let mut state = if styles.weighted {
+        ControlState::new(&styles.weights)
     } else {
-        &first
-    });
+        ControlState::new(&one_hot(0))
+    };
     state.strength = styles.strength;
     state.stabilize = args.stabilize;
     state.stabilizer = args.stabilizer;

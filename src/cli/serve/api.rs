@@ -344,13 +344,17 @@ async fn read_fields(
                 }
             },
             "preset" => form.look.presets.push(text(field, "preset").await?),
-            "weights" => form.look.weights = Some(text(field, "weights").await?),
-            "strength" => form.look.strength = Some(text(field, "strength").await?),
-            "preserve_color" => form.look.preserve_color = Some(text(field, &name).await?),
-            "max_size" => form.max_size = Some(text(field, "max_size").await?),
-            "format" => form.format = Some(text(field, "format").await?),
-            "quality" => form.quality = Some(text(field, "quality").await?),
-            "name" => form.name = Some(text(field, "name").await?),
+            "weights" => once(&mut form.look.weights, &name, text(field, &name).await?)?,
+            "strength" => once(&mut form.look.strength, &name, text(field, &name).await?)?,
+            "preserve_color" => once(
+                &mut form.look.preserve_color,
+                &name,
+                text(field, &name).await?,
+            )?,
+            "max_size" => once(&mut form.max_size, &name, text(field, &name).await?)?,
+            "format" => once(&mut form.format, &name, text(field, &name).await?)?,
+            "quality" => once(&mut form.quality, &name, text(field, &name).await?)?,
+            "name" => once(&mut form.name, &name, text(field, &name).await?)?,
             _ => unreachable!("checked against `allowed`"),
         }
         if form.look.count() > brushwork::look::MAX_PALETTE {
@@ -362,6 +366,18 @@ async fn read_fields(
         }
     }
     Ok(form)
+}
+
+/// Sets a field that may be given once: a second value is refused rather than silently
+/// replacing the first (the command line refuses a repeated option too).
+fn once(slot: &mut Option<String>, field: &str, value: String) -> Result<(), ApiError> {
+    if slot.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "{field} is given twice; give it once"
+        )));
+    }
+    *slot = Some(value);
+    Ok(())
 }
 
 /// A number field within `range`.
@@ -524,10 +540,8 @@ async fn embed(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "style".into()),
         };
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(
-                "name: give 1 to 200 characters, without control characters",
-            ));
+        if let Err(why) = brushwork::style_file::check_name(&name) {
+            return Err(ApiError::bad_request(format!("name: {why}")));
         }
         let done = state
             .pool

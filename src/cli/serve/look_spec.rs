@@ -34,7 +34,7 @@ pub enum StyleInput {
 pub struct LookSpec {
     pub styles: Vec<StyleInput>,
     pub presets: Vec<PresetMix>,
-    pub weights: Vec<f32>,
+    pub weights: Vec<f64>,
     pub strength: f32,
     pub preserve_color: bool,
 }
@@ -137,7 +137,7 @@ impl LookFields {
             Some(text) => text
                 .split(',')
                 .map(|w| {
-                    w.trim().parse::<f32>().map_err(|_| {
+                    w.trim().parse::<f64>().map_err(|_| {
                         ApiError::bad_request(format!("weights: '{w}' is not a number"))
                     })
                 })

@@ -38,7 +38,7 @@ struct Settings {
     style: Vec<String>,
     #[serde(default)]
     preset: Vec<String>,
-    weights: Option<Vec<f32>>,
+    weights: Option<Vec<f64>>,
     strength: Option<f32>,
     #[serde(default, alias = "preserve_colour")]
     preserve_color: bool,
@@ -53,7 +53,7 @@ impl Settings {
             presets: self.preset,
             weights: self
                 .weights
-                .map(|w| w.iter().map(f32::to_string).collect::<Vec<_>>().join(",")),
+                .map(|w| w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")),
             strength: self.strength.map(|s| s.to_string()),
             preserve_color: Some(self.preserve_color.to_string()),
             ..LookFields::default()
