@@ -38,7 +38,7 @@ pub enum ImageError {
         width: u32,
         height: u32,
     },
-    #[error("{}: image is {width}x{height} ({:.1} megapixels); brushwork decodes at most {} megapixels and {MAX_SIDE} px a side, whatever --max-size says: scale it down first", .path.display(), *.width as f64 * *.height as f64 / 1e6, *.max_pixels as f64 / 1e6)]
+    #[error("{}: image is {width}x{height} ({:.2} megapixels); brushwork decodes at most {} megapixels and {MAX_SIDE} px a side, whatever --max-size says: scale it down first", .path.display(), *.width as f64 * *.height as f64 / 1e6, *.max_pixels as f64 / 1e6)]
     TooLarge {
         path: PathBuf,
         width: u32,

@@ -252,3 +252,78 @@ fn serve_fields_follow_the_command_lines_rules() {
         )
         .assert_error(400, "not a finite number");
 }
+
+/// Sends `head` (and nothing more) and returns the answer's status, read until the answer's
+/// head is in.
+fn status_of(addr: &str, head: &str, then_wait: bool) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    if !then_wait {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match std::io::Read::read(&mut s, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer.split(' ').nth(1).unwrap_or("").to_string()
+}
+
+/// A body that cannot be read is the client's problem, with the status that says why: over
+/// the limit 413, stopped arriving 408 (or 503 when the request's time is up first), cut short
+/// or badly chunked 400. Never 500.
+#[test]
+fn serve_answers_unreadable_bodies_with_the_clients_status() {
+    let server = Server::start(&["--timeout", "2", "--max-upload", "1MiB"]);
+    let form = "multipart/form-data; boundary=b";
+    let start = "--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n";
+    let over = format!(
+        "POST /v1/stylize HTTP/1.1\r\nHost: {}\r\nContent-Type: {form}\r\nContent-Length: 10000000\r\n\r\n{start}",
+        server.addr
+    );
+    assert_eq!(status_of(&server.addr, &over, true), "413");
+    let stalled = format!(
+        "POST /v1/stylize HTTP/1.1\r\nHost: {}\r\nContent-Type: {form}\r\nContent-Length: 5000\r\n\r\n{start}",
+        server.addr
+    );
+    let status = status_of(&server.addr, &stalled, true);
+    assert!(["408", "503"].contains(&status.as_str()), "{status}");
+    let cut = status_of(&server.addr, &stalled, false);
+    assert_eq!(cut, "400");
+    let chunked = format!(
+        "POST /v1/stylize HTTP/1.1\r\nHost: {}\r\nContent-Type: {form}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{start}\r\n",
+        server.addr
+    );
+    assert_eq!(status_of(&server.addr, &chunked, true), "400");
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+/// The operator's models are not the client's doing: without the preset network /v1/styles
+/// lists no presets, and a broken one is a 500. Too-large answers name the request's field
+/// (`max_size`), not a command-line flag.
+#[test]
+fn serve_blames_its_models_on_itself_and_names_request_fields() {
+    let models = crate::util::int8_only_models();
+    let server = Server::start(&["--models", models.path().to_str().unwrap()]);
+    assert_eq!(server.get("/v1/styles").json()["presets"], 0);
+    drop(server);
+    std::fs::write(models.path().join("multistyle26.onnx"), b"not a model").unwrap();
+    let server = Server::start(&["--models", models.path().to_str().unwrap()]);
+    let photo = example("content/golden_gate_sq.jpg");
+    let answer = server.post("/v1/stylize", &[file("image", &photo), text("preset", "3")]);
+    assert_eq!(answer.status, 500, "{}", answer.text());
+    drop(server);
+
+    let server = Server::start(&["--max-megapixels", "0.05"]);
+    let answer = server.post(
+        "/v1/stylize",
+        &[file("image", &photo), text("style", "towers")],
+    );
+    answer.assert_error(413, "whatever max_size says");
+    assert!(!answer.text().contains("--max-size"), "{}", answer.text());
+}

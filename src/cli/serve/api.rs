@@ -58,6 +58,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), declared_size))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }
@@ -74,6 +75,25 @@ async fn wrong_method() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "wrong method: /v1/stylize and /v1/embed take POST, the others GET",
     )
+}
+
+/// A request that declares a body over `--max-upload` is answered 413 at once, before any of
+/// it is read (the body limit alone would wait for bytes that may never come).
+async fn declared_size(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_upload) {
+        return ApiError::too_large(format!(
+            "the request is over the server's limit: it declares {} bytes, the server takes at most {}",
+            declared.unwrap_or(0),
+            state.max_upload
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Counts every answer by route and status.
@@ -180,7 +200,7 @@ async fn styles(State(state): State<Shared>) -> Json<serde_json::Value> {
         .collect();
     Json(serde_json::json!({
         "styles": styles,
-        "presets": brushwork::presets::NUM_PRESETS,
+        "presets": if state.pool.has_presets { brushwork::presets::NUM_PRESETS } else { 0 },
         "formats": ["png", "jpg", "webp"],
         "engine": state.pool.engine,
         "model_sha256": state.pool.predictor_sha256,
@@ -206,9 +226,32 @@ struct Form {
 
 fn multipart_error(e: MultipartError) -> ApiError {
     let status = e.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+    // The body could not be read: the client's doing (over the limit, too slow, cut short, a
+    // bad chunk), never the server's 500.
+    let mut causes = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |c| {
+        c.source()
+    });
+    let too_large = status == StatusCode::PAYLOAD_TOO_LARGE
+        || causes
+            .clone()
+            .any(|c| c.to_string().contains("length limit exceeded"));
+    let timed_out = causes.any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    });
+    if too_large {
         ApiError::too_large(format!(
             "the request is over the server's limit ({})",
+            e.body_text()
+        ))
+    } else if timed_out {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body stopped arriving for --timeout seconds",
+        )
+    } else if status.is_server_error() {
+        ApiError::bad_request(format!(
+            "the request body could not be read: cut short, or badly framed ({})",
             e.body_text()
         ))
     } else {

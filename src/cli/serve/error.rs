@@ -70,18 +70,56 @@ impl IntoResponse for ApiError {
 impl From<ImageError> for ApiError {
     fn from(e: ImageError) -> Self {
         match e {
-            ImageError::TooLarge { .. } => ApiError::too_large(e.to_string()),
+            ImageError::TooLarge {
+                path,
+                width,
+                height,
+                max_pixels,
+            } => ApiError::too_large(format!(
+                "{}: image is {width}x{height} ({:.2} megapixels); this server decodes at most {} megapixels and {} px a side, whatever max_size says: scale it down first",
+                path.display(),
+                f64::from(width) * f64::from(height) / 1e6,
+                max_pixels as f64 / 1e6,
+                brushwork::images::MAX_SIDE
+            )),
             e => ApiError::bad_request(e.to_string()),
         }
     }
 }
 
 impl From<StylizeError> for ApiError {
+    /// The library's messages name command-line options; a client's remedy is a request field
+    /// (`max_size`) or a smaller picture. The models are the operator's: a broken one is the
+    /// server's fault (500), not the client's.
     fn from(e: StylizeError) -> Self {
         match e {
-            StylizeError::OutOfMemory(_)
-            | StylizeError::OverBudget { .. }
-            | StylizeError::CannotTile { .. } => ApiError::too_large(e.to_string()),
+            StylizeError::OutOfMemory(reason) => ApiError::too_large(format!(
+                "not enough memory to stylize a picture this large: {reason}; send a smaller picture or set max_size"
+            )),
+            StylizeError::OverBudget {
+                width,
+                height,
+                needed,
+                budget,
+            } => ApiError::too_large(format!(
+                "a {width}x{height} picture needs at least {} MiB even in tiles, over this server's memory budget of {} MiB; send a smaller picture or set max_size",
+                needed >> 20,
+                budget >> 20
+            )),
+            StylizeError::CannotTile {
+                width,
+                height,
+                needed,
+                budget,
+                ..
+            } => ApiError::too_large(format!(
+                "a {width}x{height} picture needs about {} MiB, over this server's memory budget of {} MiB, and cannot run in tiles here; send a smaller picture or set max_size",
+                needed >> 20,
+                budget >> 20
+            )),
+            StylizeError::Model(_) | StylizeError::NoVariant { .. } => {
+                ApiError::internal(format!("the server's models: {e}"))
+            }
             e if e.is_user_error() => ApiError::bad_request(e.to_string()),
             e => ApiError::internal(e.to_string()),
         }

@@ -116,6 +116,8 @@ pub struct Pool {
     pub predictor_sha256: String,
     /// "cpu fp32 (onnxruntime)": what the stylizers run on.
     pub engine: String,
+    /// Whether the models include the 26-preset network.
+    pub has_presets: bool,
 }
 
 /// A place in the pool, taken before a request's body is read and given back when both its job
@@ -181,6 +183,7 @@ impl Pool {
             }
         }
         let (predictor_sha256, engine) = about.expect("at least one worker");
+        let has_presets = options.models.multistyle.is_some();
         Ok(Pool {
             sender,
             permits: Arc::new(Semaphore::new(workers + queue)),
@@ -189,6 +192,7 @@ impl Pool {
             queue,
             predictor_sha256,
             engine,
+            has_presets,
         })
     }
 
