@@ -11,14 +11,17 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The temporary files that exist now, and whether the process is ending.
+/// The temporary files that exist now, the output directories this run made (innermost
+/// first), and whether the process is ending.
 struct Registry {
     paths: BTreeSet<PathBuf>,
+    dirs: Vec<PathBuf>,
     ending: bool,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     paths: BTreeSet::new(),
+    dirs: Vec::new(),
     ending: false,
 });
 
@@ -36,6 +39,10 @@ pub fn remove_all_temporaries() -> usize {
         if std::fs::remove_file(&p).is_ok() {
             removed += 1;
         }
+    }
+    // The directories the run made, if nothing landed in them (remove_dir refuses others).
+    for d in std::mem::take(&mut reg.dirs) {
+        let _ = std::fs::remove_dir(d);
     }
     removed
 }
@@ -210,10 +217,13 @@ impl OutputDir {
             p = d.parent();
         }
         std::fs::create_dir_all(dir)?;
+        // A signal may end the run before it drops this: the handler removes them then.
+        registry().dirs.extend(missing.iter().cloned());
         Ok(OutputDir { created: missing })
     }
 
-    /// Keeps the directories (something was written, or will be).
+    /// Keeps the directories (something was written, or will be). A signal before anything
+    /// lands in them still removes them.
     pub fn keep(&mut self) {
         self.created.clear();
     }
@@ -221,6 +231,7 @@ impl OutputDir {
 
 impl Drop for OutputDir {
     fn drop(&mut self) {
+        registry().dirs.retain(|d| !self.created.contains(d));
         // Innermost first; remove_dir refuses a directory that is not empty.
         for d in &self.created {
             if std::fs::remove_dir(d).is_err() {

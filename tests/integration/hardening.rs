@@ -635,6 +635,45 @@ fn signals_during_a_write_leave_nothing_behind() {
     }
 }
 
+/// A signal during a run that made its output directory: the directory goes with the
+/// unfinished file (a batch into a new directory, `embed -o DIR`).
+#[test]
+fn signals_remove_the_output_directories_the_run_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = data("content_333x250.png");
+    for command in ["stylize", "embed"] {
+        let new_dir = dir.path().join(format!("{command}-new/deeper"));
+        let mut cmd = Command::new(bin());
+        cmd.arg(command).env("BRUSHWORK_TEST_HOLD_TEMP_MS", "30000");
+        match command {
+            "stylize" => cmd
+                .arg(&photo)
+                .arg(data("content_384x384.png"))
+                .args(["--style", "towers", "-o"])
+                .arg(&new_dir),
+            _ => cmd.arg(&photo).arg("-o").arg(&new_dir),
+        };
+        let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let mut seen = false;
+        for _ in 0..1200 {
+            if new_dir.is_dir()
+                && files_in(&new_dir)
+                    .iter()
+                    .any(|f| f.starts_with(".brushwork-"))
+            {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(seen, "{command}: no temporary file appeared");
+        let out = signal_and_wait(child, "TERM");
+        assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+        let top = dir.path().join(format!("{command}-new"));
+        assert!(!top.exists(), "{command} left {}", top.display());
+    }
+}
+
 /// `> /dev/full` and a full stderr are errors, not panics.
 #[test]
 fn a_full_stdout_or_stderr_is_an_error_not_a_panic() {
