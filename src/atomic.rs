@@ -177,6 +177,9 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// is not itself a directory. Returns the reason it could not.
 pub fn check_target(path: &Path) -> Result<(), String> {
     let dir = parent_dir(path);
+    if !dir.exists() {
+        return Err(format!("{} does not exist", dir.display()));
+    }
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }

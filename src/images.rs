@@ -133,6 +133,11 @@ fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicI
         .map_err(|e| not_image(e.to_string()))?;
     use image::ImageDecoder;
     let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(not_image(format!(
+            "it is {width}x{height}: it has no pixels"
+        )));
+    }
     if u64::from(width) * u64::from(height) > max_pixels || width.max(height) > MAX_SIDE {
         return Err(ImageError::TooLarge {
             path: path.to_path_buf(),

@@ -73,6 +73,12 @@ pub enum StyleFileError {
     WrongLength { path: PathBuf, found: usize },
     #[error("{}: number {index} is not finite", .path.display())]
     NotFinite { path: PathBuf, index: usize },
+    #[error("{}: entry {index} of the embedding is {found}, not a number", .path.display())]
+    NotANumber {
+        path: PathBuf,
+        index: usize,
+        found: String,
+    },
     #[error("{}: number {index} is {}, outside the ±{MAX_ABS_VALUE} a style embedding stays within", .path.display(), short_number(*.value))]
     OutOfRange {
         path: PathBuf,
@@ -155,12 +161,24 @@ impl StyleFile {
             });
         }
         for (index, n) in numbers.iter().enumerate() {
-            let Some(v) = n.as_f64().filter(|v| (*v as f32).is_finite()) else {
+            let Some(v) = n.as_f64() else {
+                let mut found = n.to_string();
+                if found.len() > 40 {
+                    found = format!("{}...", found.chars().take(40).collect::<String>());
+                }
+                return Err(StyleFileError::NotANumber {
+                    path: path.to_path_buf(),
+                    index,
+                    found,
+                });
+            };
+            // JSON has no infinities; a huge number is simply out of range.
+            if !v.is_finite() {
                 return Err(StyleFileError::NotFinite {
                     path: path.to_path_buf(),
                     index,
                 });
-            };
+            }
             if v.abs() > f64::from(MAX_ABS_VALUE) {
                 return Err(StyleFileError::OutOfRange {
                     path: path.to_path_buf(),
@@ -262,7 +280,9 @@ mod tests {
     fn bad_files_are_refused_with_a_reason() {
         assert!(err("{").contains("invalid JSON"));
         assert!(err(&with(|v| v["embedding"][3] = serde_json::json!(1e39)))
-            .contains("number 3 is not finite"));
+            .contains("number 3 is 1e39, outside the ±20"));
+        assert!(err(&with(|v| v["embedding"][3] = serde_json::json!([1])))
+            .contains("entry 3 of the embedding is [1], not a number"));
         assert!(err(&with(|v| v["embedding"][5] = serde_json::json!(1e30)))
             .contains("number 5 is 1e30, outside the ±20"));
         assert!(

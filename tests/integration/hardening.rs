@@ -433,6 +433,20 @@ fn weights_of_any_finite_size_and_names_of_file_size() {
     assert!(!styles.exists());
 }
 
+/// An output in a directory that does not exist says so (not "is not a directory").
+#[test]
+fn an_output_in_a_missing_directory_says_it_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("no/such/dir/x.png");
+    let out = Command::new(bin())
+        .args(["stylize", "--style", "towers", "--device", "cpu", "-o"])
+        .arg(&target)
+        .arg(data("content_333x250.png"))
+        .output()
+        .unwrap();
+    assert_fails_cleanly(&out, 2, "no/such/dir does not exist");
+}
+
 /// `live --record DIR` writes `frame-NNNNNN.png` into DIR: a single picture played from DIR
 /// (named directly, through `..` or through a symlink) is refused before anything is written,
 /// and the picture is left as it was.

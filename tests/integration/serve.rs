@@ -44,6 +44,16 @@ impl Server {
         Server { child, addr }
     }
 
+    /// The server's resident memory, in kB (VmRSS).
+    pub fn rss_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Whether the server process is still alive.
     pub fn still_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -146,10 +146,15 @@ fn style_file_with_the_wrong_length() {
 }
 
 #[test]
-fn style_file_with_a_non_finite_number() {
+fn style_file_with_a_huge_number_or_a_string() {
+    // 1e300 is finite (an f32 would overflow, which the message used to say): out of range.
     style_file_error(
         |v| v["embedding"][7] = serde_json::json!(1e300),
-        "number 7 is not finite",
+        "number 7 is 1e300, outside the ±20",
+    );
+    style_file_error(
+        |v| v["embedding"][7] = serde_json::json!("0.5"),
+        "entry 7 of the embedding is \"0.5\", not a number",
     );
 }
 
