@@ -688,16 +688,9 @@ fn signals_remove_the_output_directories_the_run_made() {
     }
 }
 
-/// `> /dev/full` and a full stderr are errors, not panics.
-#[test]
-fn a_full_stdout_or_stderr_is_an_error_not_a_panic() {
-    let full = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap()
-    };
-    for args in [
+/// Commands that print to standard output, each with what makes it print.
+fn printing_commands() -> Vec<Vec<&'static str>> {
+    vec![
         vec!["styles"],
         vec!["info"],
         vec![
@@ -713,7 +706,19 @@ fn a_full_stdout_or_stderr_is_an_error_not_a_panic() {
             "--style",
             "towers",
         ],
-    ] {
+    ]
+}
+
+/// `> /dev/full` and a full stderr are errors, not panics.
+#[test]
+fn a_full_stdout_or_stderr_is_an_error_not_a_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in printing_commands() {
         let out = Command::new(bin())
             .args(&args)
             .stdout(full())
@@ -748,25 +753,9 @@ fn a_closed_pipe_ends_the_command_quietly_not_by_a_signal() {
         drop(reader);
         writer
     };
-    for args in [
-        vec!["styles"],
-        vec!["info"],
-        vec!["--help"],
-        vec!["--version"],
-        vec![
-            "live",
-            "--source",
-            "pattern",
-            "--size",
-            "32x32",
-            "--frames",
-            "2",
-            "--headless",
-            "--json",
-            "--style",
-            "towers",
-        ],
-    ] {
+    let mut commands = printing_commands();
+    commands.extend([vec!["--help"], vec!["--version"]]);
+    for args in commands {
         let out = Command::new(bin())
             .args(&args)
             .stdout(closed())

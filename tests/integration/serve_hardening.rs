@@ -150,21 +150,7 @@ fn serve_makes_room_past_its_connection_cap() {
 fn serve_refuses_every_rebinding_bypass() {
     let server = Server::start(&[]);
     let port = server.addr.rsplit(':').next().unwrap().to_string();
-    let raw = |head: String| {
-        let mut s = TcpStream::connect(&server.addr).unwrap();
-        s.write_all(head.as_bytes()).unwrap();
-        // The answer's head is enough (a refused upgrade may keep the connection open).
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-            match std::io::Read::read(&mut s, &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
-        String::from_utf8_lossy(&answer).into_owned()
-    };
+    let raw = |head: String| answer_head(&server.addr, &head, true);
     let status = |answer: &str| answer.split(' ').nth(1).unwrap_or("").to_string();
     let evil = format!("127.evil.example:{port}");
     let nip = format!("127.0.0.1.nip.io:{port}");
@@ -253,9 +239,10 @@ fn serve_fields_follow_the_command_lines_rules() {
         .assert_error(400, "not a finite number");
 }
 
-/// Sends `head` (and nothing more) and returns the answer's status, read until the answer's
-/// head is in.
-fn status_of(addr: &str, head: &str, then_wait: bool) -> String {
+/// Sends `head` (and nothing more; `then_wait: false` also closes the sending side) and
+/// returns the answer's head, read until it is in (a refused upgrade may keep the connection
+/// open).
+fn answer_head(addr: &str, head: &str, then_wait: bool) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(head.as_bytes()).unwrap();
     if !then_wait {
@@ -270,7 +257,12 @@ fn status_of(addr: &str, head: &str, then_wait: bool) -> String {
             Ok(n) => answer.extend_from_slice(&buf[..n]),
         }
     }
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status of the answer to `head` (see [`answer_head`]).
+fn status_of(addr: &str, head: &str, then_wait: bool) -> String {
+    let answer = answer_head(addr, head, then_wait);
     answer.split(' ').nth(1).unwrap_or("").to_string()
 }
 
