@@ -204,6 +204,27 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Like [`write`], with the bytes written by `fill` straight into the temporary file (through
+/// a buffer; the writer can seek, as some encoders need): nothing the size of the whole output
+/// is held in memory.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> Result<(), String>,
+) -> Result<(), String> {
+    check_target(path)?;
+    let dir = parent_dir(path);
+    let tmp = Temporary::new_in(dir, ".part")
+        .map_err(|e| format!("cannot create a file in {}: {}", dir.display(), e.kind()))?;
+    {
+        let mut writer = io::BufWriter::new(tmp.as_file());
+        fill(&mut writer)?;
+        writer.flush().map_err(|e| e.to_string())?;
+    }
+    tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+    tmp.persist(path).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// An output directory made for this run: the directories it had to create are removed again
 /// on drop if they are still empty, unless [`keep`](OutputDir::keep) was called.
 pub struct OutputDir {

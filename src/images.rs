@@ -262,13 +262,23 @@ pub fn check_writable_target(path: &Path) -> Result<(), ImageError> {
 pub fn encode(img: &RgbImage, format: ImageFormat, jpeg_quality: u8) -> Result<Vec<u8>, String> {
     // Encoders for some formats need to seek, so encode into a cursor.
     let mut encoded = std::io::Cursor::new(Vec::new());
-    let result = if format == ImageFormat::Jpeg {
-        JpegEncoder::new_with_quality(&mut encoded, jpeg_quality).encode_image(img)
-    } else {
-        img.write_to(&mut encoded, format)
-    };
-    result.map_err(|e| e.to_string())?;
+    encode_into(img, format, jpeg_quality, &mut encoded)?;
     Ok(encoded.into_inner())
+}
+
+/// [`encode`] into a writer that can seek (a file): no buffer of the whole output.
+pub fn encode_into(
+    img: &RgbImage,
+    format: ImageFormat,
+    jpeg_quality: u8,
+    out: &mut (impl std::io::Write + std::io::Seek),
+) -> Result<(), String> {
+    let result = if format == ImageFormat::Jpeg {
+        JpegEncoder::new_with_quality(out, jpeg_quality).encode_image(img)
+    } else {
+        img.write_to(out, format)
+    };
+    result.map_err(|e| e.to_string())
 }
 
 /// Writes `img` to `path` atomically (see [`crate::atomic`]), in the format its extension names.
@@ -280,6 +290,8 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
         path: path.to_path_buf(),
         reason,
     };
-    let encoded = encode(img, format, jpeg_quality).map_err(write_err)?;
-    crate::atomic::write(path, &encoded).map_err(write_err)
+    // Straight into the temporary file: a large picture's encoded stream is never held whole
+    // (under an address-space limit, growing that buffer could abort the process).
+    crate::atomic::write_with(path, |file| encode_into(img, format, jpeg_quality, file))
+        .map_err(write_err)
 }
