@@ -192,16 +192,9 @@ pub fn check_target(path: &Path) -> Result<(), String> {
 /// Writes `bytes` to `path` atomically. On failure nothing is left at `path`, and a previous
 /// file there is untouched.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    check_target(path)?;
-    let dir = parent_dir(path);
-    let tmp = Temporary::new_in(dir, ".part")
-        .map_err(|e| format!("cannot create a file in {}: {}", dir.display(), e.kind()))?;
-    let mut file = tmp.as_file();
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e: io::Error| e.to_string())?;
-    tmp.persist(path).map_err(|e| e.to_string())?;
-    Ok(())
+    write_with(path, |file| {
+        file.write_all(bytes).map_err(|e| e.to_string())
+    })
 }
 
 /// Like [`write`], with the bytes written by `fill` straight into the temporary file (through

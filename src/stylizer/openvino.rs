@@ -159,12 +159,17 @@ impl OpenVinoTransformer {
         let (core, compiled) = pending
             .join()
             .map_err(|_| failed("the compiling thread panicked"))??;
+        self.keep(compiled);
+        self.other_cores.push(core);
+        Ok(())
+    }
+
+    /// Keeps a newly compiled size as the most recently used, making room for it.
+    fn keep(&mut self, compiled: Compiled) {
         if self.compiled.len() == KEEP_SIZES {
             self.compiled.remove(0);
         }
         self.compiled.push(compiled);
-        self.other_cores.push(core);
-        Ok(())
     }
 
     /// The network's inputs and outputs, for `brushwork info`.
@@ -203,9 +208,6 @@ impl OpenVinoTransformer {
         {
             Some(at) => at,
             None => {
-                if self.compiled.len() == KEEP_SIZES {
-                    self.compiled.remove(0);
-                }
                 let c = compile(
                     &mut self.core,
                     &mut self.model,
@@ -214,7 +216,7 @@ impl OpenVinoTransformer {
                     h,
                     w,
                 )?;
-                self.compiled.push(c);
+                self.keep(c);
                 self.compiled.len() - 1
             }
         };
