@@ -118,10 +118,10 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
 
     // One picture size, painted `steps` times: `auto` weighs OpenVINO's compile against it.
     let mut options = args.engine.options()?;
-    options.workload = Some(brushwork::Workload {
-        pixels: u64::from(photo.width()) * u64::from(photo.height()) * u64::from(args.steps),
-        sizes: 1,
-    });
+    options.workload = Some(brushwork::Workload::of(std::iter::repeat_n(
+        photo.dimensions(),
+        args.steps as usize,
+    )));
     let mut stylizer = Stylizer::new(options)?;
     let styles = args.style.resolve(&mut stylizer)?;
     let start = styles.look()?;

@@ -71,7 +71,8 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let mut options = args.engine.options()?;
-    options.workload = Some(workload(&sizes));
+    // Pictures whose header could not be read are left out (loading them reports why).
+    options.workload = Some(Workload::of(sizes.iter().flatten().copied()));
     let mut stylizer = Stylizer::new(options).context("cannot start the stylizer")?;
     // Presets run on their own network: nothing to prepare for them.
     if let (Some(Some((w, h))), true) = (sizes.first(), args.style.presets.is_empty()) {
@@ -124,25 +125,6 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The pixels and distinct padded sizes of the pictures whose headers could be read.
-fn workload(sizes: &[Option<(u32, u32)>]) -> Workload {
-    let known: Vec<(u32, u32)> = sizes.iter().flatten().copied().collect();
-    let mut distinct: Vec<(u32, u32)> = known
-        .iter()
-        // The network pads each side to a multiple of 4: such sizes share a compile.
-        .map(|&(w, h)| (w.div_ceil(4), h.div_ceil(4)))
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    Workload {
-        pixels: known
-            .iter()
-            .map(|&(w, h)| u64::from(w) * u64::from(h))
-            .sum(),
-        sizes: distinct.len() as u64,
-    }
 }
 
 fn stylize_one(

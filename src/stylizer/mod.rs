@@ -74,6 +74,32 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The work of stylizing pictures of these sizes: their pixels, and how many distinct
+    /// padded sizes they have (sizes that pad to the same tensor share a compile).
+    ///
+    /// ```
+    /// use brushwork::Workload;
+    /// // 333x250 and 334x252 both pad to 336x252.
+    /// let w = Workload::of([(333, 250), (334, 252), (640, 480)]);
+    /// assert_eq!(w, Workload { pixels: 333 * 250 + 334 * 252 + 640 * 480, sizes: 2 });
+    /// assert!(!w.repays_openvino());
+    /// assert!(Workload::of([(1920, 1080)]).repays_openvino());
+    /// ```
+    pub fn of(sizes: impl IntoIterator<Item = (u32, u32)>) -> Workload {
+        let mut pixels = 0u64;
+        let mut padded: Vec<(u32, u32)> = Vec::new();
+        for (w, h) in sizes {
+            pixels += u64::from(w) * u64::from(h);
+            padded.push((crate::tensor::padded(w), crate::tensor::padded(h)));
+        }
+        padded.sort_unstable();
+        padded.dedup();
+        Workload {
+            pixels,
+            sizes: padded.len() as u64,
+        }
+    }
+
     /// Whether OpenVINO's compiles are repaid by its speed on this much work.
     pub fn repays_openvino(&self) -> bool {
         self.pixels >= self.sizes.max(1) * OPENVINO_MIN_PIXELS_PER_SIZE
