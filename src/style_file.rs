@@ -71,8 +71,6 @@ pub enum StyleFileError {
     NewerVersion { path: PathBuf, found: u64 },
     #[error("{}: has {found} numbers; a style embedding has {EMBEDDING_DIM}", .path.display())]
     WrongLength { path: PathBuf, found: usize },
-    #[error("{}: number {index} is not finite", .path.display())]
-    NotFinite { path: PathBuf, index: usize },
     #[error("{}: entry {index} of the embedding is {found}, not a number", .path.display())]
     NotANumber {
         path: PathBuf,
@@ -172,13 +170,8 @@ impl StyleFile {
                     found,
                 });
             };
-            // JSON has no infinities; a huge number is simply out of range.
-            if !v.is_finite() {
-                return Err(StyleFileError::NotFinite {
-                    path: path.to_path_buf(),
-                    index,
-                });
-            }
+            // JSON has no infinities (serde_json refuses 1e400 as invalid JSON): a huge number
+            // is simply out of range below.
             if v.abs() > f64::from(MAX_ABS_VALUE) {
                 return Err(StyleFileError::OutOfRange {
                     path: path.to_path_buf(),

@@ -274,15 +274,14 @@ pub fn argument_error(e: clap::Error) -> ! {
         // run (exit 1), quietly when the reader has gone.
         use std::io::Write as _;
         let printed = e.print().and_then(|()| std::io::stdout().lock().flush());
-        match printed {
-            Ok(()) => std::process::exit(0),
-            Err(err) => {
-                if err.kind() != std::io::ErrorKind::BrokenPipe {
-                    say!("brushwork: error: {}", StdoutError(err));
-                }
-                std::process::exit(i32::from(EXIT_FAILURE));
+        if let Err(err) = printed {
+            let err = anyhow::Error::from(StdoutError(err));
+            if !reader_gone(&err) {
+                report(&err);
             }
+            std::process::exit(i32::from(EXIT_FAILURE));
         }
+        std::process::exit(0);
     }
     let text = e.render().to_string();
     let message: Vec<&str> = text
