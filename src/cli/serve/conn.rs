@@ -241,8 +241,7 @@ impl AsyncRead for Connection {
         let polled = this.inner.as_mut().poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
             if this.state == State::Head {
-                let new = buf.filled()[before..].to_vec();
-                this.scan_head(&new);
+                this.scan_head(&buf.filled()[before..]);
             }
         }
         polled
