@@ -128,9 +128,16 @@ fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicI
     if reader.format() == Some(ImageFormat::Jpeg) {
         jpeg_check_complete(bytes).map_err(|e| not_image(e.into()))?;
     }
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| not_image(e.to_string()))?;
+    let format = reader.format();
+    let mut decoder = reader.into_decoder().map_err(|e| {
+        // Decoders refuse a 0-pixel header as "too large" or "invalid"; say what it is.
+        match format.and_then(|f| header_size(f, bytes)) {
+            Some((w, h)) if w == 0 || h == 0 => {
+                not_image(format!("it is {w}x{h}: it has no pixels"))
+            }
+            _ => not_image(e.to_string()),
+        }
+    })?;
     use image::ImageDecoder;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
@@ -159,6 +166,26 @@ fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicI
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| not_image(e.to_string()))?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// The width and height a PNG or BMP header declares (a BMP's sign dropped: a negative
+/// height means top-down rows), for the messages of headers their decoders refuse.
+fn header_size(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
+    let le32 = |at: usize| Some(i32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            b.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let be32 = |at: usize| Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?));
+    match format {
+        // The IHDR chunk comes first: width and height after its length and type.
+        ImageFormat::Png => Some((be32(16)?, be32(20)?)),
+        // An OS/2 core header (12 bytes) has 16-bit sides.
+        ImageFormat::Bmp if le32(14)? == 12 => Some((le16(18)?, le16(20)?)),
+        ImageFormat::Bmp => Some((le32(18)?.unsigned_abs(), le32(22)?.unsigned_abs())),
+        _ => None,
+    }
 }
 
 /// Checks that a JPEG stream runs to its end-of-image marker. The decoder paints whatever is

@@ -56,5 +56,5 @@ pub use models::{ModelSet, Precision};
 pub use style::StyleEmbedding;
 pub use stylizer::{
     Device, StylizeError, Stylizer, StylizerOptions, Tiling, Workload, DEFAULT_MEMORY_BUDGET,
-    DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, OPENVINO_MIN_PIXELS_PER_SIZE,
+    DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, MIN_MEMORY_BUDGET, OPENVINO_MIN_PIXELS_PER_SIZE,
 };

@@ -89,7 +89,7 @@ pub struct EngineArgs {
 
     /// Pictures whose untiled run would need more memory than this run in tiles, with the
     /// whole picture's statistics (same result, bounded memory): e.g. 1GiB, 800MB, 2.5GiB
-    /// (KB, MB, GB are powers of 1000; KiB, MiB, GiB and K, M, G of 1024); at least 64MiB.
+    /// (KB, MB, GB are powers of 1000; KiB, MiB, GiB and K, M, G of 1024); at least 96MiB.
     /// Default: 1GiB (4GiB on a GPU), exceeded rather than refused by a picture that cannot fit
     /// it even in tiles; a budget given here is kept, and such a picture is refused.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
@@ -201,9 +201,11 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// A memory budget: a size of at least what the process itself needs.
 fn parse_budget(s: &str) -> Result<u64, String> {
     let bytes = parse_bytes(s)?;
-    if bytes < 64 << 20 {
+    if bytes < brushwork::MIN_MEMORY_BUDGET {
         return Err(format!(
-            "'{s}': brushwork itself needs about 64MiB; give at least that"
+            "'{s}': give at least {}MiB (brushwork itself needs about 64MiB, and the smallest \
+             photos the rest)",
+            brushwork::MIN_MEMORY_BUDGET >> 20
         ));
     }
     Ok(bytes)

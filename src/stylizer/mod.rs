@@ -11,7 +11,9 @@ mod tiled;
 mod transformer;
 
 use tiled::{Bundle, Network, Runner, Tiler};
-pub use tiled::{Tiling, DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE};
+pub use tiled::{
+    Tiling, DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_MEMORY_BUDGET,
+};
 
 use openvino::OpenVinoTransformer;
 use session::{check_io, session};
@@ -52,7 +54,8 @@ pub struct StylizerOptions {
     /// Pictures whose untiled run would need more memory than this, in bytes, run in tiles.
     /// `None`: [`DEFAULT_MEMORY_BUDGET`] ([`DEFAULT_GPU_MEMORY_BUDGET`] on a GPU), exceeded
     /// rather than refused by a picture that cannot fit it even in tiles; a budget given here
-    /// is kept, and such a picture is an error.
+    /// is kept, and such a picture is an error. At least [`MIN_MEMORY_BUDGET`]: a smaller one
+    /// is raised to it.
     pub memory_budget: Option<u64>,
     /// The side of a tile in pixels ([`DEFAULT_TILE_SIDE`]; rounded down to a multiple of 4,
     /// at least 16).
@@ -334,7 +337,7 @@ impl Stylizer {
             predictor_sha256: std::sync::OnceLock::new(),
             content: Vec::new(),
             style: Vec::new(),
-            memory_budget: options.memory_budget,
+            memory_budget: options.memory_budget.map(|b| b.max(MIN_MEMORY_BUDGET)),
             tile_side: (options.tile_side / 4 * 4).max(16),
             tiler: None,
             preset_tiler: None,

@@ -53,6 +53,9 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 /// The default on a GPU, whose memory holds the activations: 3840x2160 frames still run whole
 /// (the speed targets are for untiled frames), 24-megapixel photos run in tiles.
 pub const DEFAULT_GPU_MEMORY_BUDGET: u64 = 4 << 30;
+/// The smallest memory budget: the process itself ([`BASE_BYTES`]) and every picture up to
+/// 256x256 whole, on either network, so that no budget accepted refuses a small photo.
+pub const MIN_MEMORY_BUDGET: u64 = 96 << 20;
 
 /// What the process holds besides the picture's own tensors: the runtime, the networks and
 /// their sessions (a 64x64 picture peaks at 46 MB).
@@ -925,6 +928,14 @@ fn write_picture(px: &[u8], r: &Region, out: &mut RgbImage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_budget_runs_small_pictures_whole() {
+        for network in [Network::Transform, Network::Presets] {
+            assert!(whole_estimate(network, 256, 256) <= MIN_MEMORY_BUDGET);
+        }
+        assert!(whole_estimate(Network::Presets, 300, 300) > MIN_MEMORY_BUDGET);
+    }
 
     #[test]
     fn row_sums_are_exact_where_f32_would_cancel() {

@@ -111,6 +111,45 @@ fn decompression_bombs_are_refused_before_decoding() {
 }
 
 /// JPEGs cut short: the decoder would paint the missing part grey and succeed.
+/// A BMP header (BITMAPINFOHEADER, 24 bits) declaring `w`×`h` and no pixel data.
+fn bmp_claiming(path: &Path, w: i32, h: i32) {
+    let mut b = b"BM".to_vec();
+    b.extend(54u32.to_le_bytes()); // file size
+    b.extend(0u32.to_le_bytes()); // reserved
+    b.extend(54u32.to_le_bytes()); // pixel data offset
+    b.extend(40u32.to_le_bytes());
+    b.extend(w.to_le_bytes());
+    b.extend(h.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(24u16.to_le_bytes());
+    b.extend([0u8; 24]);
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn pictures_without_pixels_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, fn(&Path)); 4] = [
+        ("wide0.png", |p| png_claiming(p, 0, 10)),
+        ("wide0.bmp", |p| bmp_claiming(p, 0, 10)),
+        ("high0.bmp", |p| bmp_claiming(p, 10, 0)),
+        ("topdown0.bmp", |p| bmp_claiming(p, 0, -10)),
+    ];
+    for (name, make) in cases {
+        let photo = dir.path().join(name);
+        make(&photo);
+        let o = dir.path().join("x.png");
+        let out = brushwork(&[&"stylize", &photo, &"--style", &"towers", &"-o", &o]);
+        assert_fails_cleanly(&out, 2, "it has no pixels");
+        assert!(
+            !stderr(&out).contains("too large"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(!o.exists());
+    }
+}
+
 #[test]
 fn truncated_jpegs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -434,6 +473,41 @@ fn weights_of_any_finite_size_and_names_of_file_size() {
 }
 
 /// An output in a directory that does not exist says so (not "is not a directory").
+#[test]
+fn every_memory_budget_accepted_runs_a_small_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("x.png");
+    let photo = example("content/coast_guard_boat.jpg");
+    let out = brushwork(&[
+        &"stylize",
+        &photo,
+        &"--style",
+        &"towers",
+        &"--memory-budget",
+        &"95MiB",
+        &"-o",
+        &o,
+    ]);
+    assert_fails_cleanly(&out, 2, "give at least 96MiB");
+    // The smallest budget accepted runs a 48x64 photo with either network.
+    for style in [["--style", "towers"], ["--preset", "3"]] {
+        let out = brushwork(&[
+            &"stylize",
+            &photo,
+            &style[0],
+            &style[1],
+            &"--memory-budget",
+            &"96MiB",
+            &"--max-size",
+            &"64",
+            &"-o",
+            &o,
+        ]);
+        assert!(out.status.success(), "{style:?}: {}", stderr(&out));
+        assert_eq!(image::image_dimensions(&o).unwrap(), (48, 64));
+    }
+}
+
 #[test]
 fn an_output_in_a_missing_directory_says_it_is_missing() {
     let dir = tempfile::tempdir().unwrap();
