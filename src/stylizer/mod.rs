@@ -151,7 +151,9 @@ pub enum StylizeError {
         precision.file()
     )]
     NoVariant { precision: Precision },
-    #[error("not enough memory to stylize a picture this large: {0}; use --max-size (or a smaller --size)")]
+    #[error(
+        "not enough memory to stylize this picture: {0}; use --max-size (or a smaller --size)"
+    )]
     OutOfMemory(String),
     #[error("inference failed: {0}")]
     Inference(ort::Error),

@@ -71,23 +71,58 @@ struct Compiled {
 fn failed(reason: impl std::fmt::Display) -> StylizeError {
     StylizeError::Device(DeviceError::Failed {
         name: "OpenVINO",
-        reason: reason.to_string(),
+        reason: plain(&reason.to_string()),
     })
 }
 
-/// An OpenVINO error while running: an allocation failure is the user's to avoid.
+/// An OpenVINO error while running: an allocation failure (or threads that cannot start, which
+/// is what an address-space limit does to it) is the user's to avoid.
 fn inference_failed(e: InferenceError) -> StylizeError {
-    let text = e.to_string();
+    let text = plain(&e.to_string());
     let lower = text.to_ascii_lowercase();
     if lower.contains("bad_alloc")
         || lower.contains("failed to allocate")
         || lower.contains("cannot allocate")
         || lower.contains("out of memory")
+        || lower.contains("resource temporarily unavailable")
     {
-        StylizeError::OutOfMemory(format!("OpenVINO could not allocate memory ({text})"))
+        StylizeError::OutOfMemory(format!(
+            "OpenVINO could not allocate memory or start its threads ({text}); --device cpu needs less"
+        ))
     } else {
         StylizeError::OpenVino(text)
     }
+}
+
+/// OpenVINO's message without the C++ source locations it chains ("Exception from
+/// src/inference/src/cpp/core.cpp:117:", "Check 'ptr' failed at src/.../cpu_memory.cpp:257:")
+/// and the binding's "general error:" prefix.
+fn plain(text: &str) -> String {
+    let is_location = |w: &str| {
+        w.strip_suffix(':')
+            .and_then(|w| w.rsplit_once(':'))
+            .is_some_and(|(file, line)| {
+                file.contains('.') && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    let mut kept: Vec<&str> = Vec::new();
+    for word in text.split_whitespace() {
+        if !is_location(word) {
+            kept.push(word);
+            continue;
+        }
+        // The words that introduce the location go with it.
+        if kept.ends_with(&["Exception", "from"]) {
+            kept.truncate(kept.len() - 2);
+        } else if kept.ends_with(&["failed", "at"]) {
+            if let Some(check) = kept.iter().rposition(|w| *w == "Check") {
+                kept.truncate(check);
+            }
+        }
+    }
+    let text = kept.join(" ");
+    text.strip_prefix("general error:")
+        .map_or(text.clone(), |t| t.trim().to_string())
 }
 
 impl OpenVinoTransformer {
@@ -583,5 +618,25 @@ fn pixel_type(model: &Model, bytes: &ModelBytes) -> Result<PixelType, StylizeErr
                 "its pixels are {i:?} in and {o:?} out; brushwork needs float32 or uint8, the same both ways"
             ),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_source_locations_and_keep_the_cause() {
+        assert_eq!(
+            plain(
+                "general error: Exception from src/inference/src/cpp/core.cpp:117:\n\
+                 Exception from src/inference/src/dev/plugin.cpp:54: Resource temporarily unavailable"
+            ),
+            "Resource temporarily unavailable"
+        );
+        assert_eq!(
+            plain("Input shape [1,3] is wrong: 2 < 4"),
+            "Input shape [1,3] is wrong: 2 < 4"
+        );
     }
 }

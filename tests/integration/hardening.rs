@@ -956,7 +956,28 @@ fn out_of_memory_is_one_clear_error() {
             "live --source pattern --size 3000x3000 --frames 1 --headless --style towers --memory-budget 64GiB {engine}"
         ));
         assert_fails_cleanly(&out, 2, "not enough memory");
+        assert!(!stderr(&out).contains(".cpp:"), "{}", stderr(&out));
         assert!(!dir.path().join("out.png").exists());
+    }
+    // Under a tight limit a small photo either runs, or says memory ran short, without
+    // OpenVINO's source locations (it cannot start its threads there).
+    let photo = example("content/coast_guard_boat.jpg");
+    let out = under_address_limit(
+        400_000,
+        dir.path(),
+        &format!(
+            "stylize {} --style towers --max-size 64 -o small.png --device openvino",
+            photo.display()
+        ),
+    );
+    if !out.status.success() {
+        assert_fails_cleanly(&out, 2, "not enough memory to stylize this picture");
+        assert!(!stderr(&out).contains(".cpp:"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--device cpu needs less"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 

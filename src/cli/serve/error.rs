@@ -94,7 +94,7 @@ impl From<StylizeError> for ApiError {
     fn from(e: StylizeError) -> Self {
         match e {
             StylizeError::OutOfMemory(reason) => ApiError::too_large(format!(
-                "not enough memory to stylize a picture this large: {reason}; send a smaller picture or set max_size"
+                "not enough memory to stylize this picture: {reason}; send a smaller picture or set max_size"
             )),
             StylizeError::OverBudget {
                 width,
