@@ -188,13 +188,9 @@ fn locate() -> Result<PathBuf, OpenVinoError> {
             Err(reason) if no_download => {
                 return Err(OpenVinoError::DamagedCache { path: dir, reason })
             }
-            Err(reason) => {
-                log::warn!(
-                    "the cached OpenVINO in {} is damaged ({reason}); fetching it again",
-                    dir.display()
-                );
-                let _ = std::fs::remove_file(dir.join(C_API_LIB));
-            }
+            // Fetched again under the fetch lock, which checks it once more: another process
+            // may be unpacking it right now, and nothing is removed outside that lock.
+            Err(_) => {}
         }
     }
     if no_download {

@@ -205,13 +205,9 @@ pub fn locate() -> Result<PathBuf, RuntimeError> {
                     reason,
                 })
             }
-            Err(reason) => {
-                log::warn!(
-                    "the cached ONNX Runtime at {} is damaged ({reason}); fetching it again",
-                    cached.display()
-                );
-                let _ = fs::remove_file(&cached);
-            }
+            // Fetched again under the fetch lock, which checks it once more: another process
+            // may be unpacking it right now, and nothing is removed outside that lock.
+            Err(_) => {}
         }
     }
     if no_download {

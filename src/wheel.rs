@@ -138,8 +138,15 @@ pub(crate) fn fetch_into(dir: &Path, wheel: &Wheel) -> Result<(), WheelError> {
     fs::create_dir_all(dir).map_err(cache_err)?;
     let lock = fs::File::create(dir.join(".lock")).map_err(cache_err)?;
     lock.lock().map_err(cache_err)?;
-    if verify_all(dir, wheel).is_ok() {
-        return Ok(()); // another process fetched it while we waited
+    match verify_all(dir, wheel) {
+        Ok(()) => return Ok(()), // another process fetched it while we waited
+        // Libraries already there but not the pinned ones: each is replaced by a rename.
+        Err(reason) if wheel.libs.iter().any(|l| dir.join(l.name).exists()) => log::warn!(
+            "the cached {} in {} is damaged ({reason}); fetching it again",
+            wheel.requirement,
+            dir.display()
+        ),
+        Err(_) => {}
     }
     log::info!(
         "fetching {} from PyPI into {} (once)",
