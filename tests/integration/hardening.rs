@@ -129,7 +129,8 @@ fn bmp_claiming(path: &Path, w: i32, h: i32) {
 #[test]
 fn pictures_without_pixels_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&Path)); 4] = [
+    type Make = fn(&Path);
+    let cases: [(&str, Make); 4] = [
         ("wide0.png", |p| png_claiming(p, 0, 10)),
         ("wide0.bmp", |p| bmp_claiming(p, 0, 10)),
         ("high0.bmp", |p| bmp_claiming(p, 10, 0)),
