@@ -14,9 +14,9 @@
 //! - [`presets`]: the 26 presets of the multi-style network;
 //! - [`style_file`] and [`style_source`]: saved embeddings, built-in styles, `--style` specs;
 //! - [`models`]: the networks, embedded in the binary or read from a directory;
-//! - [`providers`]: CPU, OpenVINO, CUDA and TensorRT, and what `auto` picks; [`runtime`]:
-//!   finding or fetching `libonnxruntime`; [`openvino`]: finding or fetching OpenVINO, and the
-//!   CPU features that decide its speed; [`wheel`]: the pinned PyPI wheels both come from.
+//! - [`engine`]: where a network runs: ONNX Runtime (CPU, CUDA, TensorRT) and OpenVINO, what
+//!   `auto` picks, fetching their libraries from pinned PyPI wheels, and the one interface
+//!   the stylizer runs networks through.
 //!
 //! Around it:
 //! - [`images`]: reading user pictures safely, writing results; [`atomic`]: temporary files,
@@ -29,16 +29,14 @@
 
 pub mod atomic;
 mod color;
+pub mod engine;
 mod files;
 pub mod images;
 pub mod look;
 pub mod metrics;
 pub mod models;
-pub mod openvino;
 pub mod pipeline;
 pub mod presets;
-pub mod providers;
-pub mod runtime;
 pub mod sources;
 pub mod style;
 pub mod style_file;
@@ -46,15 +44,16 @@ pub mod style_source;
 mod stylizer;
 mod tensor;
 pub mod video;
-pub mod wheel;
 
 #[cfg(test)]
 mod parser_properties;
 
 pub use models::{ModelSet, Precision};
 
+pub use engine::{Device, EngineError};
 pub use style::StyleEmbedding;
 pub use stylizer::{
-    Device, StylizeError, Stylizer, StylizerOptions, Tiling, Workload, DEFAULT_MEMORY_BUDGET,
-    DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, MIN_MEMORY_BUDGET, OPENVINO_MIN_PIXELS_PER_SIZE,
+    StylizeError, Stylizer, StylizerOptions, Tiling, Workload, DEFAULT_GPU_MEMORY_BUDGET,
+    DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, MIN_MEMORY_BUDGET,
+    OPENVINO_MIN_PIXELS_PER_SIZE,
 };

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
     // its connection, and every print goes through `out!`, whose error ends the run with exit
     // 1, silently when the reader has simply gone (`brushwork info | head`).
     // Before any thread starts: ONNX Runtime's telemetry is off only if this is in the
-    // environment when its environment is created (see brushwork::runtime).
-    brushwork::runtime::disable_telemetry();
+    // environment when its environment is created (see brushwork::engine::onnxruntime).
+    brushwork::engine::onnxruntime::disable_telemetry();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => cli::argument_error(e),

@@ -133,7 +133,7 @@ pub struct ModelBytes {
 impl ModelBytes {
     /// sha256 of the model file, lower-case hex.
     pub fn sha256(&self) -> String {
-        crate::wheel::hex(&Sha256::digest(&self.bytes))
+        crate::engine::wheel::hex(&Sha256::digest(&self.bytes))
     }
 }
 

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use proptest::prelude::*;
 
+use crate::engine::Device;
 use crate::presets::PresetMix;
-use crate::providers::Device;
 use crate::style::{normalize_weights, StyleEmbedding, EMBEDDING_DIM};
 use crate::style_file::StyleFile;
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use brushwork::providers::{self, Device};
+use brushwork::engine::{onnxruntime, Device};
 use brushwork::Stylizer;
 use clap::Args;
 
@@ -17,7 +17,7 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let stylizer = Stylizer::new(args.engine.options()?)?;
-    let rt = brushwork::runtime::info()?;
+    let rt = brushwork::engine::onnxruntime::info()?;
     out!("brushwork {}", env!("CARGO_PKG_VERSION"));
     out!("ONNX Runtime {} ({})", rt.version, rt.path.display());
     out!("  {}", rt.build);
@@ -27,9 +27,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         stylizer.precision(),
         stylizer.engine()
     );
-    let cpu = brushwork::openvino::CpuFeatures::detect();
+    let cpu = brushwork::engine::openvino::CpuFeatures::detect();
     out!("CPU features: {cpu}");
-    match brushwork::openvino::loaded() {
+    match brushwork::engine::openvino::loaded() {
         Some(ov) => out!(
             "OpenVINO {} ({}): --device openvino runs {}",
             ov.version,
@@ -42,16 +42,16 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         ),
         None => out!(
             "OpenVINO: not loaded (--device openvino loads it, fetching openvino=={} once)",
-            brushwork::openvino::OPENVINO_VERSION
+            brushwork::engine::openvino::OPENVINO_VERSION
         ),
     }
     out!(
         "providers compiled in: {}",
-        providers::compiled().join(", ")
+        onnxruntime::compiled().join(", ")
     );
     let offered: Vec<String> = [Device::Cpu, Device::Cuda(0), Device::TensorRt(0)]
         .into_iter()
-        .filter(|d| providers::in_runtime(*d))
+        .filter(|d| onnxruntime::in_runtime(*d))
         .map(|d| d.to_string().trim_end_matches(":0").to_string())
         .collect();
     out!(

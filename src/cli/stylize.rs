@@ -79,7 +79,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         stylizer.prepare(*w, *h);
     }
     if verbose {
-        let rt = brushwork::runtime::info()?;
+        let rt = brushwork::engine::onnxruntime::info()?;
         say!(
             "brushwork: ONNX Runtime {} from {}; transformer on {} in {} ({}), style prediction on cpu; ready in {:.0} ms",
             rt.version,

@@ -1,17 +1,17 @@
 //! The multi-style network: the 26 presets of Dumoulin et al. 2017 and mixes of them.
 
 use image::RgbImage;
-use ort::value::TensorRef;
 
+use crate::engine::{self, Input, Output, CONTENT_IMAGE, STYLE_WEIGHTS, STYLIZED_IMAGE};
 use crate::models::{ModelError, Precision};
-use crate::presets::{PresetMix, NUM_PRESETS};
+use crate::presets::PresetMix;
 use crate::tensor::{image_to_nchw_padded, nchw_to_image};
 
 use super::tiled::{Network, Tiling};
-use super::{
-    check_io, check_size, session, StylizeError, Stylizer, CONTENT_IMAGE, STYLE_WEIGHTS,
-    STYLIZED_IMAGE,
-};
+use super::{check_size, StylizeError, Stylizer};
+
+/// The presets' network's key among its graphs.
+const MULTISTYLE: &str = "multistyle";
 
 impl Stylizer {
     /// Stylizes `content` at its own resolution with a mix of the 26 presets, into `out`.
@@ -31,49 +31,64 @@ impl Stylizer {
             self.ran(content, tiling);
             return Ok(());
         }
+        let model = self
+            .models
+            .multistyle
+            .as_ref()
+            .ok_or(StylizeError::NoPresets)?;
         if self.multistyle.is_none() {
-            let model = self
-                .models
-                .multistyle
-                .as_ref()
-                .ok_or(StylizeError::NoPresets)?;
-            // Already a float graph: it runs where the transformer runs, in float32.
-            let s = session(
-                model,
-                self.threads,
-                self.transform.ort_device(),
+            // Already a float graph: it runs where the transformer's graphs run, in float32.
+            let mut graphs = engine::start_graphs(
+                self.transform.graphs_device(),
                 Precision::Fp32,
-                "multi-style",
+                self.threads,
             )?;
-            check_io(&s, model, &[CONTENT_IMAGE, STYLE_WEIGHTS], STYLIZED_IMAGE)?;
-            self.multistyle = Some(s);
+            graphs.load(
+                MULTISTYLE,
+                &|| model.clone(),
+                &[CONTENT_IMAGE, STYLE_WEIGHTS],
+                STYLIZED_IMAGE,
+            )?;
+            self.multistyle = Some(graphs);
         }
         let multistyle = self.multistyle.as_mut().expect("loaded above");
         if out.dimensions() != content.dimensions() {
             *out = RgbImage::new(content.width(), content.height());
         }
         let (h, w) = image_to_nchw_padded(content, &mut self.content);
-        let input = TensorRef::from_array_view(([1, 3, h, w], &self.content[..]))?;
-        let weights = TensorRef::from_array_view(([NUM_PRESETS], &mix.0[..]))?;
-        let outputs = multistyle.run(ort::inputs![
-            CONTENT_IMAGE => input,
-            STYLE_WEIGHTS => weights,
-        ])?;
-        let (shape, values) = outputs[STYLIZED_IMAGE].try_extract_tensor::<f32>()?;
-        if shape.len() != 4 || shape[1] != 3 || shape[2] as usize != h || shape[3] as usize != w {
-            return Err(StylizeError::Model(ModelError::Invalid {
-                path: self
-                    .models
-                    .multistyle
-                    .as_ref()
-                    .map(|m| m.origin.clone())
-                    .unwrap_or_default(),
+        let mut shape_seen = None;
+        multistyle.run(
+            MULTISTYLE,
+            &|| model.clone(),
+            &[
+                (CONTENT_IMAGE, Input::F32(&self.content, [1, 3, h, w])),
+                (STYLE_WEIGHTS, Input::Vector(&mix.0)),
+            ],
+            &[STYLIZED_IMAGE],
+            &mut |_, output| {
+                match output {
+                    Output::F32(values, shape)
+                        if shape.len() == 4
+                            && shape[1] == 3
+                            && shape[2] as usize == h
+                            && shape[3] as usize == w =>
+                    {
+                        nchw_to_image(values, h, w, out)
+                    }
+                    Output::F32(_, shape) | Output::U8(_, shape) => {
+                        shape_seen = Some(shape.to_vec())
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(shape) = shape_seen {
+            return Err(StylizeError::from(ModelError::Invalid {
+                path: model.origin.clone(),
                 role: "multi-style",
                 reason: format!("output shape {shape:?} for input [1, 3, {h}, {w}]"),
             }));
         }
-        nchw_to_image(values, h, w, out);
-        drop(outputs);
         self.ran(content, tiling);
         Ok(())
     }

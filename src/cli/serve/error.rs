@@ -6,7 +6,7 @@ use brushwork::images::ImageError;
 use brushwork::presets::PresetError;
 use brushwork::style::BlendError;
 use brushwork::style_file::StyleFileError;
-use brushwork::StylizeError;
+use brushwork::{EngineError, StylizeError};
 
 /// An error answer: `{"error": "..."}` with its status (400 bad input, 401 no token, 413 too
 /// large, 503 busy or timed out with `Retry-After`, 500 the server's own failure).
@@ -93,7 +93,7 @@ impl From<StylizeError> for ApiError {
     /// server's fault (500), not the client's.
     fn from(e: StylizeError) -> Self {
         match e {
-            StylizeError::OutOfMemory(reason) => ApiError::too_large(format!(
+            StylizeError::Engine(EngineError::OutOfMemory(reason)) => ApiError::too_large(format!(
                 "not enough memory to stylize this picture: {reason}; send a smaller picture or set max_size"
             )),
             StylizeError::OverBudget {
@@ -117,7 +117,7 @@ impl From<StylizeError> for ApiError {
                 needed >> 20,
                 budget >> 20
             )),
-            StylizeError::Model(_) | StylizeError::NoVariant { .. } => {
+            StylizeError::Engine(EngineError::Model(_) | EngineError::NoVariant { .. }) => {
                 ApiError::internal(format!("the server's models: {e}"))
             }
             e if e.is_user_error() => ApiError::bad_request(e.to_string()),

@@ -1,33 +1,35 @@
-//! The transformation network: its session, its I/O binding and the tensors it reuses.
+//! The transformation network on ONNX Runtime: its session, its I/O binding and the tensors
+//! it reuses.
 
 use image::RgbImage;
 use ort::memory::Allocator;
 use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType};
 
-use crate::models::{ModelError, Precision};
-use crate::providers::Device;
+use crate::engine::device::Device;
+use crate::engine::interface::{
+    check_output_shape, padded_dims, EngineError, PixelType, Transformer, CONTENT_IMAGE,
+    STYLE_EMBEDDING, STYLIZED_IMAGE,
+};
+use crate::models::{ModelError, ModelSet, Precision};
 use crate::style::{StyleEmbedding, EMBEDDING_DIM};
 use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image};
 
-use super::{
-    check_io, check_output_shape, padded_dims, session, StylizeError, StylizerOptions,
-    CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE,
-};
+use super::session::{check_io, session};
 
 /// The transformation network's session and its I/O binding. The style embedding is bound
 /// once per style, and the pixel tensors are allocated and the output bound once per frame
 /// size, so a frame costs one copy in and one copy out, and no allocation.
-pub(super) struct Transformer {
-    pub(super) session: Session,
-    pub(super) device: Device,
-    pub(super) precision: Precision,
-    pub(super) origin: String,
+pub struct OrtTransformer {
+    session: Session,
+    device: Device,
+    precision: Precision,
+    origin: String,
     /// How pixels cross the graph's boundary.
     pixel_type: PixelType,
-    pub(super) binding: IoBinding,
+    binding: IoBinding,
     frame: Option<FrameTensors>,
-    pub(super) bound_style: Option<StyleEmbedding>,
+    bound_style: Option<StyleEmbedding>,
 }
 
 /// The padded input tensor of one frame size (its output tensor lives in the binding).
@@ -35,15 +37,6 @@ struct FrameTensors {
     height: usize,
     width: usize,
     input: Pixels,
-}
-
-/// The element type of the graph's pixels, in and out.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum PixelType {
-    /// Floats in 0..1 (the published int8 graph): brushwork converts.
-    F32,
-    /// 8-bit values (the fp32 and fp16 variants convert inside the graph).
-    U8,
 }
 
 enum Pixels {
@@ -61,8 +54,14 @@ impl Pixels {
     }
 }
 
-impl Transformer {
-    pub(super) fn new(options: &StylizerOptions, device: Device) -> Result<Self, StylizeError> {
+impl OrtTransformer {
+    /// Starts the network on `device`; `None` is the fastest variant the models have there.
+    pub fn new(
+        models: &ModelSet,
+        device: Device,
+        precision: Option<Precision>,
+        threads: Option<usize>,
+    ) -> Result<Self, EngineError> {
         // Auto: the fastest variant the models have. On the CPU that is fp32: the int8 graph
         // spends its time rounding activations (1920x1080: 1259 -> 865 ms, 508 -> 401 MB,
         // side by side); on a GPU, fp16.
@@ -70,18 +69,17 @@ impl Transformer {
             Device::Cpu => &[Precision::Fp32],
             _ => &[Precision::Fp16, Precision::Fp32],
         };
-        let precision = options.precision.unwrap_or_else(|| {
+        let precision = precision.unwrap_or_else(|| {
             preferred
                 .iter()
                 .copied()
-                .find(|p| options.models.transform_for(*p).is_some())
+                .find(|p| models.transform_for(*p).is_some())
                 .unwrap_or(Precision::Int8)
         });
-        let model = options
-            .models
+        let model = models
             .transform_for(precision)
-            .ok_or(StylizeError::NoVariant { precision })?;
-        let session = session(model, options.threads, device, precision, "transformation")?;
+            .ok_or(EngineError::NoVariant { precision })?;
+        let session = session(model, threads, device, precision, "transformation")?;
         check_io(
             &session,
             model,
@@ -101,7 +99,7 @@ impl Transformer {
             (Some(TensorElementType::Float32), Some(TensorElementType::Float32)) => PixelType::F32,
             (Some(TensorElementType::Uint8), Some(TensorElementType::Uint8)) => PixelType::U8,
             (i, o) => {
-                return Err(StylizeError::Model(ModelError::Invalid {
+                return Err(EngineError::Model(ModelError::Invalid {
                     path: model.origin.clone(),
                     role: "transformation",
                     reason: format!(
@@ -111,7 +109,7 @@ impl Transformer {
             }
         };
         let binding = session.create_binding()?;
-        Ok(Transformer {
+        Ok(OrtTransformer {
             session,
             device,
             precision,
@@ -122,13 +120,34 @@ impl Transformer {
             bound_style: None,
         })
     }
+}
 
-    pub(super) fn run(
+impl Transformer for OrtTransformer {
+    fn device(&self) -> Device {
+        self.device
+    }
+
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    fn engine(&self) -> String {
+        super::info().map_or_else(
+            |_| "ONNX Runtime".into(),
+            |i| format!("ONNX Runtime {}", i.version),
+        )
+    }
+
+    fn describe_io(&self) -> Vec<String> {
+        super::session::describe_io(&self.session, "transform")
+    }
+
+    fn run(
         &mut self,
         content: &RgbImage,
         style: &StyleEmbedding,
         out: &mut RgbImage,
-    ) -> Result<(), StylizeError> {
+    ) -> Result<(), EngineError> {
         let (h, w) = padded_dims(content);
         if !matches!(&self.frame, Some(f) if (f.height, f.width) == (h, w)) {
             match Pixels::new(self.pixel_type, h, w)? {

@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 
 use ort::environment::Environment;
 
-use crate::wheel::{self, cache_dir, PinnedLib, Wheel, WheelError};
+use crate::engine::wheel::{self, cache_dir, PinnedLib, Wheel, WheelError};
 
 /// The ONNX Runtime release brushwork fetches when none is found.
 pub const ORT_VERSION: &str = "1.31.1";
@@ -82,6 +82,12 @@ pub enum RuntimeError {
     Fetch(#[from] WheelError),
     #[error("ONNX Runtime failed to start")]
     Ort(#[from] ort::Error),
+}
+
+impl From<RuntimeError> for crate::engine::interface::EngineError {
+    fn from(e: RuntimeError) -> Self {
+        crate::engine::interface::EngineError::Library(Box::new(e))
+    }
 }
 
 /// Where the library came from, for `brushwork info` and `-v`.
@@ -185,11 +191,17 @@ fn load_error(path: &Path, e: ort::LoadDynamicError) -> RuntimeError {
 pub fn locate() -> Result<PathBuf, RuntimeError> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        check_elf(&p)?;
+        wheel::check_elf(&p).map_err(|reason| RuntimeError::Damaged {
+            path: p.clone(),
+            reason,
+        })?;
         return Ok(p);
     }
     if let Some(p) = beside_executable() {
-        check_elf(&p)?;
+        wheel::check_elf(&p).map_err(|reason| RuntimeError::Damaged {
+            path: p.clone(),
+            reason,
+        })?;
         return Ok(p);
     }
     let cached = cache_dir()
@@ -222,51 +234,6 @@ fn verify_cached(lib: &Path) -> Result<(), String> {
     let wheel = this_platform_wheel().map_err(|e| e.to_string())?;
     let dir = lib.parent().expect("cache path has a parent");
     wheel::verify(dir, &wheel.libs[0])
-}
-
-/// Checks that `path` is a whole ELF shared library: its header, program headers, loaded
-/// segments and section headers all lie inside the file.
-pub fn check_elf(path: &Path) -> Result<(), RuntimeError> {
-    let damaged = |reason: String| RuntimeError::Damaged {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let meta = fs::metadata(path).map_err(|e| damaged(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(damaged("not a regular file".into()));
-    }
-    let len = meta.len();
-    let mut file = fs::File::open(path).map_err(|e| damaged(e.to_string()))?;
-    let mut header = [0u8; 64];
-    use std::io::{Read, Seek, SeekFrom};
-    if len < 64 || file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" {
-        return Err(damaged("not an ELF file".into()));
-    }
-    if header[4] != 2 || header[5] != 1 {
-        return Ok(()); // not 64-bit little-endian: leave the checks to the loader
-    }
-    let u16_at = |b: &[u8], o: usize| u64::from(u16::from_le_bytes([b[o], b[o + 1]]));
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
-    let (phoff, shoff) = (u64_at(&header, 0x20), u64_at(&header, 0x28));
-    let (phentsize, phnum) = (u16_at(&header, 0x36), u16_at(&header, 0x38));
-    let (shentsize, shnum) = (u16_at(&header, 0x3A), u16_at(&header, 0x3C));
-    let truncated = || damaged(format!("truncated ({len} bytes)"));
-    let within = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
-    if !within(phoff, phentsize * phnum) || !within(shoff, shentsize * shnum) || phentsize < 56 {
-        return Err(truncated());
-    }
-    let mut table = vec![0u8; (phentsize * phnum) as usize];
-    file.seek(SeekFrom::Start(phoff))
-        .and_then(|_| file.read_exact(&mut table))
-        .map_err(|_| truncated())?;
-    for ph in table.chunks_exact(phentsize as usize) {
-        const PT_LOAD: u32 = 1;
-        let kind = u32::from_le_bytes(ph[..4].try_into().expect("4 bytes"));
-        if kind == PT_LOAD && !within(u64_at(ph, 0x08), u64_at(ph, 0x20)) {
-            return Err(truncated());
-        }
-    }
-    Ok(())
 }
 
 fn beside_executable() -> Option<PathBuf> {

@@ -2,12 +2,12 @@
 //! CPU offers it.
 //!
 //! OpenVINO runs the transformation network for `--device openvino`, in bf16 where the CPU has
-//! AVX-512 BF16 or AMX (see [`crate::providers`] for when `auto` picks it). It is linked at
+//! AVX-512 BF16 or AMX (see [`crate::engine::device`] for when `auto` picks it). It is linked at
 //! run time, as ONNX Runtime is. Its libraries are looked for in this order:
 //!
 //! 1. `BRUSHWORK_OPENVINO_DIR`, when set: the directory holding `libopenvino_c.so*` and the
 //!    libraries beside it (an OpenVINO install's `lib` directory, or a wheel's `openvino/libs`);
-//! 2. brushwork's cache (see [`crate::wheel::cache_dir`]), under `openvino-2026.4.1/`;
+//! 2. brushwork's cache (see [`crate::engine::wheel::cache_dir`]), under `openvino-2026.4.1/`;
 //! 3. otherwise the pinned `openvino==2026.4.1` wheel is fetched from PyPI into that cache,
 //!    checked and unpacked (only the C API, the core, the CPU plugin, the ONNX reader and
 //!    TBB: 92 MB). `BRUSHWORK_NO_DOWNLOAD=1` forbids that step.
@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use crate::wheel::{self, PinnedLib, Wheel, WheelError};
+use crate::engine::wheel::{self, PinnedLib, Wheel, WheelError};
 
 /// The OpenVINO release brushwork fetches when none is given.
 pub const OPENVINO_VERSION: &str = "2026.4.1";
@@ -128,9 +128,9 @@ pub fn load() -> Result<&'static OpenVinoInfo, OpenVinoError> {
             path: dir.clone(),
             reason: "no libopenvino_c.so in it".into(),
         })?;
-        crate::runtime::check_elf(&c_api).map_err(|e| OpenVinoError::Load {
+        wheel::check_elf(&c_api).map_err(|reason| OpenVinoError::Load {
             path: c_api.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
         // openvino-sys parses the library's version string with an unwrap: a library that is
         // not one of OpenVINO's releases (a self-built one in BRUSHWORK_OPENVINO_DIR) can

@@ -1,5 +1,5 @@
-//! Native libraries fetched from pinned PyPI wheels: ONNX Runtime (see [`crate::runtime`]) and
-//! OpenVINO (see [`crate::openvino`]).
+//! Native libraries fetched from pinned PyPI wheels: ONNX Runtime (see [`super::onnxruntime`]) and
+//! OpenVINO (see [`super::openvino`]).
 //!
 //! A wheel is pinned by file name and sha256, and each library taken from it by size and
 //! sha256. The wheel is downloaded with `python3 -m pip download` (PyPI is reachable from
@@ -104,6 +104,49 @@ pub(crate) fn verify(dir: &Path, lib: &PinnedLib) -> Result<(), String> {
         ));
     }
     let _ = crate::atomic::write(&stamp, stamp_text.as_bytes());
+    Ok(())
+}
+
+/// Checks that `path` is a whole ELF shared library: its header, program headers, loaded
+/// segments and section headers all lie inside the file (a truncated one would crash the
+/// process with SIGBUS when mapped). The error is the reason.
+pub fn check_elf(path: &Path) -> Result<(), String> {
+    let damaged = |reason: String| reason;
+    let meta = fs::metadata(path).map_err(|e| damaged(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(damaged("not a regular file".into()));
+    }
+    let len = meta.len();
+    let mut file = fs::File::open(path).map_err(|e| damaged(e.to_string()))?;
+    let mut header = [0u8; 64];
+    use std::io::{Read, Seek, SeekFrom};
+    if len < 64 || file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" {
+        return Err(damaged("not an ELF file".into()));
+    }
+    if header[4] != 2 || header[5] != 1 {
+        return Ok(()); // not 64-bit little-endian: leave the checks to the loader
+    }
+    let u16_at = |b: &[u8], o: usize| u64::from(u16::from_le_bytes([b[o], b[o + 1]]));
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    let (phoff, shoff) = (u64_at(&header, 0x20), u64_at(&header, 0x28));
+    let (phentsize, phnum) = (u16_at(&header, 0x36), u16_at(&header, 0x38));
+    let (shentsize, shnum) = (u16_at(&header, 0x3A), u16_at(&header, 0x3C));
+    let truncated = || damaged(format!("truncated ({len} bytes)"));
+    let within = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
+    if !within(phoff, phentsize * phnum) || !within(shoff, shentsize * shnum) || phentsize < 56 {
+        return Err(truncated());
+    }
+    let mut table = vec![0u8; (phentsize * phnum) as usize];
+    file.seek(SeekFrom::Start(phoff))
+        .and_then(|_| file.read_exact(&mut table))
+        .map_err(|_| truncated())?;
+    for ph in table.chunks_exact(phentsize as usize) {
+        const PT_LOAD: u32 = 1;
+        let kind = u32::from_le_bytes(ph[..4].try_into().expect("4 bytes"));
+        if kind == PT_LOAD && !within(u64_at(ph, 0x08), u64_at(ph, 0x20)) {
+            return Err(truncated());
+        }
+    }
     Ok(())
 }
 

@@ -4,19 +4,20 @@
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
+use crate::engine::device::{Device, DeviceError};
+use crate::engine::interface::EngineError;
 use crate::models::{ModelBytes, ModelError, Precision};
-use crate::providers::{self, Device, DeviceError};
-use crate::runtime;
 
-use super::StylizeError;
+use super::{providers, runtime};
 
+/// A session for `model` on `device`; `role` names the network in errors.
 pub(super) fn session(
     model: &ModelBytes,
     threads: Option<usize>,
     device: Device,
     precision: Precision,
     role: &'static str,
-) -> Result<Session, StylizeError> {
+) -> Result<Session, EngineError> {
     let env = runtime::environment()?;
     let mut builder = Session::builder(env)?
         .with_optimization_level(GraphOptimizationLevel::All)
@@ -46,7 +47,7 @@ pub(super) fn session(
     builder.commit_from_memory(&model.bytes).map_err(|e| {
         if device != Device::Cpu {
             // With the CPU fall-back off, a GPU provider that cannot take every node fails here.
-            return StylizeError::Device(DeviceError::Failed {
+            return EngineError::Device(DeviceError::Failed {
                 name: if matches!(device, Device::TensorRt(_)) {
                     "TensorRT"
                 } else {
@@ -55,7 +56,7 @@ pub(super) fn session(
                 reason: e.to_string(),
             });
         }
-        StylizeError::Model(ModelError::Invalid {
+        EngineError::Model(ModelError::Invalid {
             path: model.origin.clone(),
             role,
             reason: e.to_string(),
@@ -86,4 +87,15 @@ pub(super) fn check_io(
         });
     }
     Ok(())
+}
+
+/// One line per input and output of `session`: `role`, direction, name and element type.
+pub(super) fn describe_io(session: &Session, role: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (dir, outlets) in [("in ", session.inputs()), ("out", session.outputs())] {
+        for o in outlets {
+            lines.push(format!("{role} {dir} {}: {}", o.name(), o.dtype()));
+        }
+    }
+    lines
 }

@@ -1,0 +1,117 @@
+//! ONNX graphs in ONNX Runtime sessions, one per graph, built on first use.
+
+use std::collections::HashMap;
+
+use ort::session::{Session, SessionInputValue};
+use ort::value::TensorRef;
+
+use crate::engine::device::Device;
+use crate::engine::interface::{EngineError, Graphs, Input, Output, Take};
+use crate::models::{ModelBytes, ModelError, Precision};
+
+use super::session::{check_io, describe_io, session};
+
+/// Sessions on one device and precision, by graph key.
+pub struct Sessions {
+    sessions: HashMap<String, Session>,
+    device: Device,
+    precision: Precision,
+    threads: Option<usize>,
+}
+
+impl Sessions {
+    pub fn new(device: Device, precision: Precision, threads: Option<usize>) -> Self {
+        Sessions {
+            sessions: HashMap::new(),
+            device,
+            precision,
+            threads,
+        }
+    }
+
+    /// The session of graph `key`, built from `model` if it is not yet; and the model's origin.
+    fn get(
+        &mut self,
+        key: &str,
+        model: &dyn Fn() -> ModelBytes,
+    ) -> Result<&mut Session, EngineError> {
+        if !self.sessions.contains_key(key) {
+            let model = model();
+            let s = session(&model, self.threads, self.device, self.precision, role(key))?;
+            self.sessions.insert(key.to_string(), s);
+        }
+        Ok(self.sessions.get_mut(key).expect("built above"))
+    }
+}
+
+/// The role a graph's key names, for errors: `tiled transformation` for a segment.
+fn role(key: &str) -> &'static str {
+    match key {
+        "predict" => "style prediction",
+        "multistyle" => "multi-style",
+        _ => "tiled transformation",
+    }
+}
+
+impl Graphs for Sessions {
+    fn load(
+        &mut self,
+        key: &str,
+        model: &dyn Fn() -> ModelBytes,
+        inputs: &[&str],
+        output: &str,
+    ) -> Result<(), EngineError> {
+        if self.sessions.contains_key(key) {
+            return Ok(());
+        }
+        let model = model();
+        let s = session(&model, self.threads, self.device, self.precision, role(key))?;
+        check_io(&s, &model, inputs, output)?;
+        self.sessions.insert(key.to_string(), s);
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        key: &str,
+        model: &dyn Fn() -> ModelBytes,
+        inputs: &[(&str, Input)],
+        outputs: &[&str],
+        take: &mut Take,
+    ) -> Result<(), EngineError> {
+        let session = self.get(key, model)?;
+        let mut feed: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
+        for (input, value) in inputs {
+            let value: SessionInputValue = match value {
+                Input::U8(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
+                Input::F32(d, s) => TensorRef::from_array_view((*s, *d))?.into(),
+                Input::Vector(d) => TensorRef::from_array_view(([d.len()], *d))?.into(),
+            };
+            feed.push((input, value));
+        }
+        let results = session.run(feed)?;
+        for (k, output) in outputs.iter().enumerate() {
+            let value = results.get(output).ok_or_else(|| {
+                EngineError::Model(ModelError::Invalid {
+                    path: model().origin,
+                    role: role(key),
+                    reason: format!("graph {key} has no output named {output}"),
+                })
+            })?;
+            if let Ok((shape, data)) = value.try_extract_tensor::<u8>() {
+                take(k, Output::U8(data, shape))?;
+            } else {
+                let (shape, data) = value.try_extract_tensor::<f32>()?;
+                take(k, Output::F32(data, shape))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn describe_io(&self, key: &str, role: &str) -> Vec<String> {
+        self.sessions
+            .get(key)
+            .map(|s| describe_io(s, role))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,137 @@
+//! Pictures larger than the memory budget, stylized in tiles with whole-picture statistics.
+//!
+//! The transformation network's 13 conditional instance norms normalise with the mean and
+//! variance of their input over the whole picture, so tiles that each ran the whole network
+//! would each get their own statistics: seams and colour shifts. `python-export/tiling.py` cuts
+//! the network at every norm into segments that take the finished statistics as inputs, and
+//! writes them, with the plans that order them, into one bundle per variant
+//! (`models/tiled_fp32.bundle`, `tiled_fp16.bundle`). [`Tiler`] runs a plan: each segment tile
+//! by tile over the whole picture, each tile read with a halo that covers the segment's
+//! receptive field, its output either summed into the next norm's statistics (in f64, over the
+//! tile's own region only) or kept in half precision for the segments that read it. The
+//! statistics are exact; the result differs from the untiled network by the fp16 rounding of
+//! the kept activations (0.03/255 on average).
+//!
+//! Tiles are laid out on the 1/4-resolution grid (the network's stride) and every tile of a
+//! segment is read through a window of the same size (shifted inwards at the picture's edges),
+//! so each segment sees one input shape per picture.
+
+mod budget;
+mod bundle;
+mod executor;
+mod geometry;
+
+pub(crate) use budget::{mib, whole_estimate, Network, BASE_BYTES};
+pub use budget::{
+    DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_MEMORY_BUDGET,
+};
+pub(crate) use bundle::Bundle;
+
+use bundle::{Plan, STRIDE};
+
+use crate::engine::Graphs;
+
+use super::StylizeError;
+
+/// How a picture is run: whole, or in tiles.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tiling {
+    /// Untiled: the estimated peak fits the budget.
+    Whole { estimate: u64 },
+    /// In tiles, by the segments of the named variant.
+    Tiled {
+        variant: String,
+        /// The plan: `fast` keeps more between segments, `lean` computes it again.
+        plan: String,
+        tile_side: u32,
+        tiles: usize,
+        estimate: u64,
+    },
+}
+
+impl std::fmt::Display for Tiling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tiling::Whole { estimate } => write!(f, "untiled (needs about {})", mib(*estimate)),
+            Tiling::Tiled {
+                variant,
+                plan,
+                tile_side,
+                tiles,
+                estimate,
+            } => write!(
+                f,
+                "in {tiles} tiles of {tile_side}x{tile_side} px ({variant} segments, plan {plan}, whole-picture statistics; needs about {})",
+                mib(*estimate)
+            ),
+        }
+    }
+}
+
+/// Runs the segments of a bundle.
+pub(crate) struct Tiler {
+    bundle: Bundle,
+    graphs: Box<dyn Graphs>,
+    /// Scratch for one window of each input, reused between tiles.
+    scratch: Vec<Vec<f32>>,
+    pixels: Vec<u8>,
+}
+
+impl Tiler {
+    pub(crate) fn new(bundle: Bundle, graphs: Box<dyn Graphs>) -> Self {
+        Tiler {
+            bundle,
+            graphs,
+            scratch: Vec::new(),
+            pixels: Vec::new(),
+        }
+    }
+
+    /// The tiling of a `width x height` picture: the fastest plan that fits `budget`, and what
+    /// it needs. With `strict`, a picture that no plan fits is an error; otherwise the leanest
+    /// plan runs.
+    pub(crate) fn choose(
+        &self,
+        width: u32,
+        height: u32,
+        budget: u64,
+        strict: bool,
+        tile_side: u32,
+    ) -> Result<Tiling, StylizeError> {
+        let h = &self.bundle.header;
+        let (hq, wq) = (
+            crate::tensor::padded(height) as usize / STRIDE,
+            crate::tensor::padded(width) as usize / STRIDE,
+        );
+        let tq = (tile_side as usize / STRIDE).max(1);
+        let content = 3 * u64::from(width) * u64::from(height);
+        let estimates: Vec<(&Plan, u64)> = h
+            .plans
+            .iter()
+            .map(|p| (p, BASE_BYTES + content + h.peak(p, hq, wq, tq)))
+            .collect();
+        let leanest = *estimates
+            .iter()
+            .min_by_key(|(_, e)| *e)
+            .expect("a bundle has a plan");
+        let (plan, estimate) = match estimates.iter().find(|(_, e)| *e <= budget) {
+            Some(&fits) => fits,
+            None if strict => {
+                return Err(StylizeError::OverBudget {
+                    width,
+                    height,
+                    needed: leanest.1,
+                    budget,
+                })
+            }
+            None => leanest,
+        };
+        Ok(Tiling::Tiled {
+            variant: h.variant.clone(),
+            plan: plan.name.clone(),
+            tile_side: (tq * STRIDE) as u32,
+            tiles: hq.div_ceil(tq) * wq.div_ceil(tq),
+            estimate,
+        })
+    }
+}

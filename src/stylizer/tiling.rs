@@ -1,0 +1,121 @@
+//! Whole or in tiles: the memory budget, and loading the tiled segments of a network on the
+//! first picture that needs them.
+
+use image::RgbImage;
+
+use crate::engine::{self, Device};
+use crate::models::Precision;
+
+use super::tiled::{whole_estimate, Bundle, Network, Tiler, Tiling};
+use super::tiled::{DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET};
+use super::{StylizeError, Stylizer};
+
+impl Stylizer {
+    /// How a `width x height` picture will run with a style: whole, or in tiles that fit the
+    /// memory budget (loading the tiled segments on the first picture that needs them).
+    pub fn tiling_for(&mut self, width: u32, height: u32) -> Result<Tiling, StylizeError> {
+        self.tiling_of(Network::Transform, width, height)
+    }
+
+    pub(super) fn tiling_of(
+        &mut self,
+        network: Network,
+        width: u32,
+        height: u32,
+    ) -> Result<Tiling, StylizeError> {
+        let budget = self.memory_budget.unwrap_or(match self.device() {
+            Device::Cuda(_) | Device::TensorRt(_) => DEFAULT_GPU_MEMORY_BUDGET,
+            _ => DEFAULT_MEMORY_BUDGET,
+        });
+        let whole = whole_estimate(network, width, height);
+        if whole <= budget {
+            return Ok(Tiling::Whole { estimate: whole });
+        }
+        let precision = match network {
+            Network::Transform => self.transform.precision(),
+            Network::Presets => Precision::Fp32,
+        };
+        let cannot = |reason| StylizeError::CannotTile {
+            width,
+            height,
+            needed: whole,
+            budget,
+            reason,
+        };
+        if self.tiler_of(network).is_none() {
+            let (model, file) = match network {
+                Network::Transform => (
+                    self.models.tiled_for(precision),
+                    match precision {
+                        Precision::Fp16 => crate::models::TILED_FP16_FILE,
+                        _ => crate::models::TILED_FP32_FILE,
+                    },
+                ),
+                Network::Presets => (
+                    self.models.tiled_multistyle.as_ref(),
+                    crate::models::TILED_MULTISTYLE_FILE,
+                ),
+            };
+            let Some(model) = model else {
+                let reason = if precision == Precision::Int8 {
+                    "the int8 network cannot run in tiles (it rounds its statistics to int8 \
+                     inside the graph): use --precision fp32, or raise --memory-budget"
+                        .to_string()
+                } else {
+                    format!(
+                        "the models directory has no {file} to run it in tiles: add it \
+                         (python3 python-export/tiling.py writes it), or raise --memory-budget"
+                    )
+                };
+                if self.memory_budget.is_some() {
+                    return Err(cannot(reason));
+                }
+                if !self.warned_untiled {
+                    self.warned_untiled = true;
+                    log::warn!("{}; running it whole", cannot(reason));
+                }
+                return Ok(Tiling::Whole { estimate: whole });
+            };
+            let bundle = Bundle::parse(model)?;
+            // The segments run where the whole network runs, in the same precision (the
+            // presets' network on ONNX Runtime, beside the transformer, in float32).
+            let device = match network {
+                Network::Transform => self.transform.device(),
+                Network::Presets => self.transform.graphs_device(),
+            };
+            let graphs = engine::start_graphs(device, precision, self.threads)?;
+            *self.tiler_of(network) = Some(Tiler::new(bundle, graphs));
+        }
+        let (budget_given, tile_side) = (self.memory_budget.is_some(), self.tile_side);
+        let tiler = self.tiler_of(network).as_ref().expect("loaded above");
+        tiler.choose(width, height, budget, budget_given, tile_side)
+    }
+
+    /// The tiled segments of `network`, once loaded.
+    fn tiler_of(&mut self, network: Network) -> &mut Option<Tiler> {
+        match network {
+            Network::Transform => &mut self.tiler,
+            Network::Presets => &mut self.preset_tiler,
+        }
+    }
+
+    /// Runs `content` in tiles of `network` by `plan` (one [`Self::tiling_of`] chose, which
+    /// loaded the segments).
+    pub(super) fn run_tiled(
+        &mut self,
+        network: Network,
+        content: &RgbImage,
+        style: &[f32],
+        out: &mut RgbImage,
+        (plan, tile_side): (&str, u32),
+    ) -> Result<(), StylizeError> {
+        if out.dimensions() != content.dimensions() {
+            *out = RgbImage::new(content.width(), content.height());
+        }
+        self.tiler_of(network)
+            .as_mut()
+            .expect("loaded by tiling_of")
+            .run(content, style, out, plan, tile_side)?;
+        Ok(())
+    }
+}
