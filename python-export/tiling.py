@@ -324,7 +324,7 @@ def session(data: bytes) -> ort.InferenceSession:
 
 def run_tiled(header: dict, models: dict[str, bytes], plan: dict, content: np.ndarray,
               emb: np.ndarray, tile_q: int) -> np.ndarray:
-    """What brushwork does (src/stylizer/tiled.rs), in numpy: the reference for its tests."""
+    """What brushwork does (src/stylizer/tiled/executor.rs), in numpy: the reference for its tests."""
     sessions = {k: session(v) for k, v in models.items()}
     hq, wq = content.shape[1] // QUARTER, content.shape[2] // QUARTER
     tensors = header["tensors"]

@@ -197,7 +197,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
-/// Like [`write`], with the bytes written by `fill` straight into the temporary file (through
+/// Like [`write()`], with the bytes written by `fill` straight into the temporary file (through
 /// a buffer; the writer can seek, as some encoders need): nothing the size of the whole output
 /// is held in memory.
 pub fn write_with(

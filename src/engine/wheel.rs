@@ -111,17 +111,16 @@ pub(crate) fn verify(dir: &Path, lib: &PinnedLib) -> Result<(), String> {
 /// segments and section headers all lie inside the file (a truncated one would crash the
 /// process with SIGBUS when mapped). The error is the reason.
 pub fn check_elf(path: &Path) -> Result<(), String> {
-    let damaged = |reason: String| reason;
-    let meta = fs::metadata(path).map_err(|e| damaged(e.to_string()))?;
+    let meta = fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
-        return Err(damaged("not a regular file".into()));
+        return Err("not a regular file".into());
     }
     let len = meta.len();
-    let mut file = fs::File::open(path).map_err(|e| damaged(e.to_string()))?;
+    let mut file = fs::File::open(path).map_err(|e| e.to_string())?;
     let mut header = [0u8; 64];
     use std::io::{Read, Seek, SeekFrom};
     if len < 64 || file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" {
-        return Err(damaged("not an ELF file".into()));
+        return Err("not an ELF file".into());
     }
     if header[4] != 2 || header[5] != 1 {
         return Ok(()); // not 64-bit little-endian: leave the checks to the loader
@@ -131,7 +130,7 @@ pub fn check_elf(path: &Path) -> Result<(), String> {
     let (phoff, shoff) = (u64_at(&header, 0x20), u64_at(&header, 0x28));
     let (phentsize, phnum) = (u16_at(&header, 0x36), u16_at(&header, 0x38));
     let (shentsize, shnum) = (u16_at(&header, 0x3A), u16_at(&header, 0x3C));
-    let truncated = || damaged(format!("truncated ({len} bytes)"));
+    let truncated = || format!("truncated ({len} bytes)");
     let within = |off: u64, size: u64| off.checked_add(size).is_some_and(|end| end <= len);
     if !within(phoff, phentsize * phnum) || !within(shoff, shentsize * shnum) || phentsize < 56 {
         return Err(truncated());

@@ -9,7 +9,7 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 /// The default on a GPU, whose memory holds the activations: 3840x2160 frames still run whole
 /// (the speed targets are for untiled frames), 24-megapixel photos run in tiles.
 pub const DEFAULT_GPU_MEMORY_BUDGET: u64 = 4 << 30;
-/// The smallest memory budget: the process itself ([`BASE_BYTES`]) and every picture up to
+/// The smallest memory budget: the process itself (about 64 MiB) and every picture up to
 /// 256x256 whole, on either network, so that no budget accepted refuses a small photo.
 pub const MIN_MEMORY_BUDGET: u64 = 96 << 20;
 
