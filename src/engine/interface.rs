@@ -136,28 +136,29 @@ pub trait Transformer: Send {
 /// Hands each output of a run to its caller, by its index in the outputs asked for.
 pub type Take<'t> = dyn FnMut(usize, Output) -> Result<(), EngineError> + 't;
 
+/// A graph an engine may need to load: its key among the engine's graphs, its role (for
+/// errors: `style prediction`), and its model, made only when the graph is loaded.
+pub struct Graph<'a> {
+    pub key: &'a str,
+    pub role: &'static str,
+    pub model: &'a dyn Fn() -> ModelBytes,
+}
+
 /// ONNX graphs on one engine, each loaded (or compiled) on first use and kept under its key.
 pub trait Graphs: Send {
-    /// Loads graph `key` from `model` now, if it is not loaded yet, and checks that it has
-    /// `inputs` and `output`: what a network that must start with the stylizer calls.
-    fn load(
-        &mut self,
-        key: &str,
-        model: &dyn Fn() -> ModelBytes,
-        inputs: &[&str],
-        output: &str,
-    ) -> Result<(), EngineError>;
-    /// Runs graph `key` (loaded from `model` on first use) on `inputs`, and hands each of
-    /// `outputs` to `take`.
+    /// Loads `graph` now, if it is not loaded yet, and checks that it has `inputs` and
+    /// `output`: what a network that must start with the stylizer calls.
+    fn load(&mut self, graph: &Graph, inputs: &[&str], output: &str) -> Result<(), EngineError>;
+    /// Runs `graph` (loaded on first use) on `inputs`, and hands each of `outputs` to `take`.
     fn run(
         &mut self,
-        key: &str,
-        model: &dyn Fn() -> ModelBytes,
+        graph: &Graph,
         inputs: &[(&str, Input)],
         outputs: &[&str],
         take: &mut Take,
     ) -> Result<(), EngineError>;
-    /// One line per input and output of graph `key`, if loaded, each starting with `role`.
+    /// One line per input and output of the graph under `key`, if loaded, each starting with
+    /// `role`.
     fn describe_io(&self, _key: &str, _role: &str) -> Vec<String> {
         Vec::new()
     }

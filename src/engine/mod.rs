@@ -27,7 +27,7 @@ pub mod wheel;
 
 pub use device::{Device, DeviceError};
 pub use interface::{
-    check_output_shape, padded_dims, EngineError, Graphs, Input, Output, PixelType, Take,
+    check_output_shape, padded_dims, EngineError, Graph, Graphs, Input, Output, PixelType, Take,
     Transformer, CONTENT_IMAGE, STYLE_EMBEDDING, STYLE_IMAGE, STYLE_WEIGHTS, STYLIZED_IMAGE,
 };
 

@@ -25,15 +25,25 @@ pub use tiled::{
 use image::RgbImage;
 
 use crate::engine::{
-    self, Device, EngineError, Graphs, Input, Output, Transformer, STYLE_EMBEDDING, STYLE_IMAGE,
+    self, Device, EngineError, Graph, Graphs, Input, Output, Transformer, STYLE_EMBEDDING,
+    STYLE_IMAGE,
 };
-use crate::models::{ModelError, ModelSet, Precision};
+use crate::models::{ModelBytes, ModelError, ModelSet, Precision};
 use crate::style::{style_input, StyleEmbedding, EMBEDDING_DIM, STYLE_SIDE};
 
 use tiled::{Network, Tiler};
 
 /// The style prediction network's key among its graphs.
 const PREDICT: &str = "predict";
+
+/// The style prediction network as a graph to load from `model`.
+fn predictor<'a>(model: &'a dyn Fn() -> ModelBytes) -> Graph<'a> {
+    Graph {
+        key: PREDICT,
+        role: "style prediction",
+        model,
+    }
+}
 
 /// The smallest content side the transformer handles (its first reflect pad is 4 px).
 pub const MIN_CONTENT_SIDE: u32 = 16;
@@ -135,12 +145,8 @@ impl Stylizer {
             device => start(&options, device)?,
         };
         let mut predict = engine::start_graphs(Device::Cpu, Precision::Int8, options.threads)?;
-        predict.load(
-            PREDICT,
-            &|| options.models.predict.clone(),
-            &[STYLE_IMAGE],
-            STYLE_EMBEDDING,
-        )?;
+        let model = || options.models.predict.clone();
+        predict.load(&predictor(&model), &[STYLE_IMAGE], STYLE_EMBEDDING)?;
         Ok(Stylizer {
             predict,
             transform,
@@ -205,8 +211,7 @@ impl Stylizer {
         let mut embedding = None;
         let predict = &self.models.predict;
         self.predict.run(
-            PREDICT,
-            &|| predict.clone(),
+            &predictor(&|| predict.clone()),
             &[(STYLE_IMAGE, Input::F32(&self.style, [1, side, side, 3]))],
             &[STYLE_EMBEDDING],
             &mut |_, output| {

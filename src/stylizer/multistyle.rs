@@ -2,16 +2,13 @@
 
 use image::RgbImage;
 
-use crate::engine::{self, Input, Output, CONTENT_IMAGE, STYLE_WEIGHTS, STYLIZED_IMAGE};
+use crate::engine::{self, Graph, Input, Output, CONTENT_IMAGE, STYLE_WEIGHTS, STYLIZED_IMAGE};
 use crate::models::{ModelError, Precision};
 use crate::presets::PresetMix;
 use crate::tensor::{image_to_nchw_padded, nchw_to_image};
 
 use super::tiled::{Network, Tiling};
 use super::{check_size, StylizeError, Stylizer};
-
-/// The presets' network's key among its graphs.
-const MULTISTYLE: &str = "multistyle";
 
 impl Stylizer {
     /// Stylizes `content` at its own resolution with a mix of the 26 presets, into `out`.
@@ -36,6 +33,12 @@ impl Stylizer {
             .multistyle
             .as_ref()
             .ok_or(StylizeError::NoPresets)?;
+        let clone = || model.clone();
+        let graph = Graph {
+            key: "multistyle",
+            role: "multi-style",
+            model: &clone,
+        };
         if self.multistyle.is_none() {
             // Already a float graph: it runs where the transformer's graphs run, in float32.
             let mut graphs = engine::start_graphs(
@@ -43,12 +46,7 @@ impl Stylizer {
                 Precision::Fp32,
                 self.threads,
             )?;
-            graphs.load(
-                MULTISTYLE,
-                &|| model.clone(),
-                &[CONTENT_IMAGE, STYLE_WEIGHTS],
-                STYLIZED_IMAGE,
-            )?;
+            graphs.load(&graph, &[CONTENT_IMAGE, STYLE_WEIGHTS], STYLIZED_IMAGE)?;
             self.multistyle = Some(graphs);
         }
         let multistyle = self.multistyle.as_mut().expect("loaded above");
@@ -58,8 +56,7 @@ impl Stylizer {
         let (h, w) = image_to_nchw_padded(content, &mut self.content);
         let mut shape_seen = None;
         multistyle.run(
-            MULTISTYLE,
-            &|| model.clone(),
+            &graph,
             &[
                 (CONTENT_IMAGE, Input::F32(&self.content, [1, 3, h, w])),
                 (STYLE_WEIGHTS, Input::Vector(&mix.0)),

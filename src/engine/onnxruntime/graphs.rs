@@ -6,8 +6,8 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
 
 use crate::engine::device::Device;
-use crate::engine::interface::{EngineError, Graphs, Input, Output, Take};
-use crate::models::{ModelBytes, ModelError, Precision};
+use crate::engine::interface::{EngineError, Graph, Graphs, Input, Output, Take};
+use crate::models::{ModelError, Precision};
 
 use super::session::{check_io, describe_io, session};
 
@@ -29,57 +29,49 @@ impl Sessions {
         }
     }
 
-    /// The session of graph `key`, built from `model` if it is not yet; and the model's origin.
-    fn get(
-        &mut self,
-        key: &str,
-        model: &dyn Fn() -> ModelBytes,
-    ) -> Result<&mut Session, EngineError> {
-        if !self.sessions.contains_key(key) {
-            let model = model();
-            let s = session(&model, self.threads, self.device, self.precision, role(key))?;
-            self.sessions.insert(key.to_string(), s);
+    /// The session of `graph`, built if it is not yet.
+    fn get(&mut self, graph: &Graph) -> Result<&mut Session, EngineError> {
+        if !self.sessions.contains_key(graph.key) {
+            let model = (graph.model)();
+            let s = session(
+                &model,
+                self.threads,
+                self.device,
+                self.precision,
+                graph.role,
+            )?;
+            self.sessions.insert(graph.key.to_string(), s);
         }
-        Ok(self.sessions.get_mut(key).expect("built above"))
-    }
-}
-
-/// The role a graph's key names, for errors: `tiled transformation` for a segment.
-fn role(key: &str) -> &'static str {
-    match key {
-        "predict" => "style prediction",
-        "multistyle" => "multi-style",
-        _ => "tiled transformation",
+        Ok(self.sessions.get_mut(graph.key).expect("built above"))
     }
 }
 
 impl Graphs for Sessions {
-    fn load(
-        &mut self,
-        key: &str,
-        model: &dyn Fn() -> ModelBytes,
-        inputs: &[&str],
-        output: &str,
-    ) -> Result<(), EngineError> {
-        if self.sessions.contains_key(key) {
+    fn load(&mut self, graph: &Graph, inputs: &[&str], output: &str) -> Result<(), EngineError> {
+        if self.sessions.contains_key(graph.key) {
             return Ok(());
         }
-        let model = model();
-        let s = session(&model, self.threads, self.device, self.precision, role(key))?;
+        let model = (graph.model)();
+        let s = session(
+            &model,
+            self.threads,
+            self.device,
+            self.precision,
+            graph.role,
+        )?;
         check_io(&s, &model, inputs, output)?;
-        self.sessions.insert(key.to_string(), s);
+        self.sessions.insert(graph.key.to_string(), s);
         Ok(())
     }
 
     fn run(
         &mut self,
-        key: &str,
-        model: &dyn Fn() -> ModelBytes,
+        graph: &Graph,
         inputs: &[(&str, Input)],
         outputs: &[&str],
         take: &mut Take,
     ) -> Result<(), EngineError> {
-        let session = self.get(key, model)?;
+        let session = self.get(graph)?;
         let mut feed: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
         for (input, value) in inputs {
             let value: SessionInputValue = match value {
@@ -93,9 +85,9 @@ impl Graphs for Sessions {
         for (k, output) in outputs.iter().enumerate() {
             let value = results.get(output).ok_or_else(|| {
                 EngineError::Model(ModelError::Invalid {
-                    path: model().origin,
-                    role: role(key),
-                    reason: format!("graph {key} has no output named {output}"),
+                    path: (graph.model)().origin,
+                    role: graph.role,
+                    reason: format!("graph {} has no output named {output}", graph.key),
                 })
             })?;
             if let Ok((shape, data)) = value.try_extract_tensor::<u8>() {

@@ -6,8 +6,8 @@ use ::openvino::{
     CompiledModel, Core, DeviceType, ElementType, InferRequest, PartialShape, Shape, Tensor,
 };
 
-use crate::engine::interface::{EngineError, Graphs, Input, Output, Take};
-use crate::models::{ModelBytes, Precision};
+use crate::engine::interface::{EngineError, Graph, Graphs, Input, Output, Take};
+use crate::models::Precision;
 
 use super::setup::{configured_core, failed, inference_failed};
 
@@ -37,13 +37,7 @@ impl OpenVinoGraphs {
 
 impl Graphs for OpenVinoGraphs {
     /// Nothing to do before the first run: a graph is compiled for its input shapes.
-    fn load(
-        &mut self,
-        _key: &str,
-        _model: &dyn Fn() -> ModelBytes,
-        _inputs: &[&str],
-        _output: &str,
-    ) -> Result<(), EngineError> {
+    fn load(&mut self, _graph: &Graph, _inputs: &[&str], _output: &str) -> Result<(), EngineError> {
         Ok(())
     }
 
@@ -51,12 +45,12 @@ impl Graphs for OpenVinoGraphs {
     /// each of `outputs` to `take`.
     fn run(
         &mut self,
-        name: &str,
-        model: &dyn Fn() -> ModelBytes,
+        graph: &Graph,
         inputs: &[(&str, Input)],
         outputs: &[&str],
         take: &mut Take,
     ) -> Result<(), EngineError> {
+        let name = graph.key;
         let shapes: Vec<Vec<i64>> = inputs
             .iter()
             .map(|(_, i)| i.shape().iter().map(|&d| d as i64).collect())
@@ -70,7 +64,7 @@ impl Graphs for OpenVinoGraphs {
             let started = Instant::now();
             let mut model = self
                 .core
-                .read_model_from_buffer(&model().bytes, None)
+                .read_model_from_buffer(&(graph.model)().bytes, None)
                 .map_err(failed)?;
             // The windows' height and width; statistics and the style keep their shapes.
             for ((input, value), dims) in inputs.iter().zip(&shapes) {

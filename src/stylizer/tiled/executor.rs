@@ -8,7 +8,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 use image::RgbImage;
 
-use crate::engine::{padded_dims, EngineError, Input, Output};
+use crate::engine::{padded_dims, EngineError, Graph, Input, Output};
 use crate::models::{ModelBytes, ModelError};
 use crate::tensor::fill_nhwc_window;
 
@@ -207,8 +207,12 @@ impl Tiler {
                         origin: format!("{}#{seg_name}", bundle.model.origin),
                         bytes: Cow::Owned(bundle.segment_bytes(&seg_name).to_vec()),
                     };
-                    self.graphs
-                        .run(&seg_name, &model, &feed, &outputs, &mut take)?;
+                    let graph = Graph {
+                        key: &seg_name,
+                        role: "tiled transformation",
+                        model: &model,
+                    };
+                    self.graphs.run(&graph, &feed, &outputs, &mut take)?;
                 }
             }
             let header = &self.bundle.header;
