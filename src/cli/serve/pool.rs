@@ -296,7 +296,7 @@ impl Worker {
                     self.limits.max_pixels,
                 )?;
                 if let Some(max) = job.max_size {
-                    photo = crate::cli::stylize::fit_within(photo, max);
+                    photo = brushwork::images::fit_within(photo, max);
                 }
                 if job.format == ImageFormat::WebP
                     && photo.width().max(photo.height()) > MAX_WEBP_SIDE
