@@ -39,6 +39,8 @@ pub mod pipeline;
 pub mod presets;
 pub mod providers;
 pub mod runtime;
+#[cfg(feature = "cli")]
+pub mod server;
 pub mod sources;
 pub mod style;
 pub mod style_file;

@@ -11,12 +11,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use crate::look::Look;
+use crate::style::StyleEmbedding;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use brushwork::look::Look;
-use brushwork::style::StyleEmbedding;
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -45,7 +45,7 @@ struct Settings {
 }
 
 /// The largest settings message: nine style files and change.
-const MAX_SETTINGS_BYTES: usize = brushwork::look::MAX_PALETTE * 64 * 1024 + 4096;
+const MAX_SETTINGS_BYTES: usize = crate::look::MAX_PALETTE * 64 * 1024 + 4096;
 
 impl Settings {
     fn look(self, model_sha256: &str) -> Result<Look, ApiError> {

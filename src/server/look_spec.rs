@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
+use crate::look::{Look, Palette, MAX_PALETTE};
+use crate::presets::PresetMix;
+use crate::style::StyleEmbedding;
+use crate::style_file::StyleFile;
+use crate::style_source::Builtin;
 use axum::body::Bytes;
-use brushwork::look::{Look, Palette, MAX_PALETTE};
-use brushwork::presets::PresetMix;
-use brushwork::style::StyleEmbedding;
-use brushwork::style_file::StyleFile;
-use brushwork::style_source::Builtin;
 
 use super::error::ApiError;
 
@@ -80,14 +80,14 @@ impl LookFields {
             .iter()
             .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
             == Some(&b'{');
-        let json = brushwork::style_file::is_style_file(Path::new(name))
+        let json = crate::style_file::is_style_file(Path::new(name))
             || content_type.is_some_and(|t| t.starts_with("application/json"))
             || starts_like_json;
         if json {
-            if bytes.len() as u64 > brushwork::style_file::MAX_FILE_BYTES {
+            if bytes.len() as u64 > crate::style_file::MAX_FILE_BYTES {
                 return Err(ApiError::too_large(format!(
                     "style {name}: a style file is at most {} KB",
-                    brushwork::style_file::MAX_FILE_BYTES / 1024
+                    crate::style_file::MAX_FILE_BYTES / 1024
                 )));
             }
             let text = std::str::from_utf8(&bytes)
@@ -149,7 +149,7 @@ impl LookFields {
                 weights.len()
             )));
         }
-        brushwork::style::normalize_weights(&weights)
+        crate::style::normalize_weights(&weights)
             .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
         let strength = match &self.strength {
             None => 1.0,

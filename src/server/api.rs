@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::style_source::BUILTINS;
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Request, State};
@@ -11,7 +12,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use brushwork::style_source::BUILTINS;
 use image::ImageFormat;
 
 use super::error::ApiError;
@@ -200,14 +200,14 @@ async fn styles(State(state): State<Shared>) -> Json<serde_json::Value> {
         .collect();
     Json(serde_json::json!({
         "styles": styles,
-        "presets": if state.pool.has_presets { brushwork::presets::NUM_PRESETS } else { 0 },
+        "presets": if state.pool.has_presets { crate::presets::NUM_PRESETS } else { 0 },
         "formats": ["png", "jpg", "webp"],
         "engine": state.pool.engine,
         "model_sha256": state.pool.predictor_sha256,
         "limits": {
             "max_upload_bytes": state.max_upload,
             "max_pixels": state.max_pixels,
-            "max_styles": brushwork::look::MAX_PALETTE,
+            "max_styles": crate::look::MAX_PALETTE,
             "timeout_s": state.timeout.as_secs(),
         },
     }))
@@ -396,11 +396,11 @@ async fn read_fields(
             "name" => once(&mut form.name, &name, text(field, &name).await?)?,
             _ => unreachable!("checked against `allowed`"),
         }
-        if form.look.count() > brushwork::look::MAX_PALETTE {
+        if form.look.count() > crate::look::MAX_PALETTE {
             return Err(ApiError::bad_request(format!(
                 "more than {} styles; at most {} can be given",
-                brushwork::look::MAX_PALETTE,
-                brushwork::look::MAX_PALETTE
+                crate::look::MAX_PALETTE,
+                crate::look::MAX_PALETTE
             )));
         }
     }
@@ -511,7 +511,7 @@ async fn stylize(
             }
         };
         let quality =
-            number("quality", &form.quality, 1u8..=100)?.unwrap_or(brushwork::images::JPEG_QUALITY);
+            number("quality", &form.quality, 1u8..=100)?.unwrap_or(crate::images::JPEG_QUALITY);
         let done = state
             .pool
             .run(
@@ -579,7 +579,7 @@ async fn embed(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "style".into()),
         };
-        if let Err(why) = brushwork::style_file::check_name(&name) {
+        if let Err(why) = crate::style_file::check_name(&name) {
             return Err(ApiError::bad_request(format!("name: {why}")));
         }
         let done = state
