@@ -1,6 +1,7 @@
 //! What the API answers when it cannot do what was asked: a status and one line of JSON.
 
 use crate::images::ImageError;
+use crate::look::values::ValueError;
 use crate::presets::PresetError;
 use crate::style::BlendError;
 use crate::style_file::StyleFileError;
@@ -134,6 +135,12 @@ impl From<StyleFileError> for ApiError {
 
 impl From<BlendError> for ApiError {
     fn from(e: BlendError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<ValueError> for ApiError {
+    fn from(e: ValueError) -> Self {
         ApiError::bad_request(e.to_string())
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use crate::look::{Look, Palette, MAX_PALETTE};
+use crate::look::values::{self, ValueError};
+use crate::look::{Look, Palette};
 use crate::presets::PresetMix;
 use crate::style::StyleEmbedding;
 use crate::style_file::StyleFile;
@@ -111,68 +112,24 @@ impl LookFields {
 
     /// Checks everything that can be checked without a stylizer.
     pub fn check(self) -> Result<LookSpec, ApiError> {
-        let count = self.styles.len().max(self.presets.len());
-        if !self.styles.is_empty() && !self.presets.is_empty() {
-            return Err(ApiError::bad_request(
-                "give style or preset, not both (the 26 presets are another network)",
-            ));
-        }
-        if count == 0 {
-            return Err(ApiError::bad_request(
-                "no style: give a style (a painting, a style file or a built-in name) or a preset",
-            ));
-        }
-        if count > MAX_PALETTE {
-            return Err(ApiError::bad_request(format!(
-                "{count} styles; at most {MAX_PALETTE} can be given"
-            )));
-        }
-        let presets = self
-            .presets
-            .iter()
-            .map(|s| PresetMix::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let weights = match &self.weights {
-            None => vec![1.0; count],
-            Some(text) => text
-                .split(',')
-                .map(|w| {
-                    w.trim().parse::<f64>().map_err(|_| {
-                        ApiError::bad_request(format!("weights: '{w}' is not a number"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        if weights.len() != count {
-            return Err(ApiError::bad_request(format!(
-                "weights: {count} styles but {} weights; give one weight per style",
-                weights.len()
-            )));
-        }
-        crate::style::normalize_weights(&weights)
-            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
-        let strength = match &self.strength {
-            None => 1.0,
-            Some(text) => text
-                .trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|s| (0.0..=1.0).contains(s))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("strength: '{text}' is not a number from 0 to 1"))
-                })?,
-        };
-        let preserve_color = match &self.preserve_color {
-            None => false,
-            Some(text) => parse_bool("preserve_color", text)?,
-        };
-        Ok(LookSpec {
-            styles: self.styles,
+        let LookFields {
+            styles,
             presets,
             weights,
             strength,
             preserve_color,
-        })
+        } = self;
+        LookSpec::check(
+            styles,
+            &presets,
+            || weights.map(|t| values::weights("weights", &t)).transpose(),
+            || {
+                strength
+                    .map(|t| values::strength("strength", &t))
+                    .transpose()
+            },
+            || preserve_color.map_or(Ok(false), |t| parse_bool("preserve_color", &t)),
+        )
     }
 }
 
@@ -188,6 +145,43 @@ pub fn parse_bool(field: &str, text: &str) -> Result<bool, ApiError> {
 }
 
 impl LookSpec {
+    /// Checks a look's values, typed or still text, in the order a form's fields are checked
+    /// (so that the first problem is the one answered): the styles or presets and their number,
+    /// the presets, the weights, the strength, `preserve_color`. Values go through
+    /// [`crate::look::values`], as the command line's flags do.
+    pub fn check(
+        styles: Vec<StyleInput>,
+        presets: &[String],
+        weights: impl FnOnce() -> Result<Option<Vec<f64>>, ValueError>,
+        strength: impl FnOnce() -> Result<Option<f32>, ValueError>,
+        preserve_color: impl FnOnce() -> Result<bool, ApiError>,
+    ) -> Result<LookSpec, ApiError> {
+        let count = styles.len().max(presets.len());
+        if !styles.is_empty() && !presets.is_empty() {
+            return Err(ApiError::bad_request(
+                "give style or preset, not both (the 26 presets are another network)",
+            ));
+        }
+        if count == 0 {
+            return Err(ApiError::bad_request(
+                "no style: give a style (a painting, a style file or a built-in name) or a preset",
+            ));
+        }
+        values::check_palette_size(count).map_err(ApiError::bad_request)?;
+        let presets = values::presets(presets)?;
+        let weights = weights()?.unwrap_or_else(|| vec![1.0; count]);
+        values::check_weights("weights", &weights, count, "style")?;
+        let strength = strength()?.unwrap_or(1.0);
+        let preserve_color = preserve_color()?;
+        Ok(LookSpec {
+            styles,
+            presets,
+            weights,
+            strength,
+            preserve_color,
+        })
+    }
+
     /// The look, once every painting is embedded by `embed` (called on a stylizer's thread).
     pub fn resolve(
         &self,
@@ -207,7 +201,7 @@ impl LookSpec {
         };
         let paint = palette
             .blend(&self.weights)
-            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
+            .map_err(|e| ValueError::new("weights", e))?;
         Ok(Look::new(paint)
             .with_strength(self.strength)?
             .with_preserve_color(self.preserve_color))
@@ -273,7 +267,7 @@ mod tests {
                     strength: Some("1.5".into()),
                     ..fields()
                 },
-                "strength: '1.5'",
+                "strength: 1.5 is outside 0..1",
             ),
             (
                 LookFields {

@@ -23,8 +23,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::api::Shared;
 use super::error::ApiError;
 use super::frames::Frame;
-use super::look_spec::LookFields;
+use super::look_spec::{LookFields, LookSpec};
 use super::pool::{Done, FrameJob, Work};
+use crate::look::values;
 
 /// Frames between two computations of the picture's own style (strength below 1).
 const OWN_EVERY: u32 = 30;
@@ -48,20 +49,26 @@ struct Settings {
 const MAX_SETTINGS_BYTES: usize = crate::look::MAX_PALETTE * 64 * 1024 + 4096;
 
 impl Settings {
+    /// The look the settings describe, checked by the same validators as a form's fields,
+    /// on the typed values (nothing is turned back into text).
     fn look(self, model_sha256: &str) -> Result<Look, ApiError> {
-        let mut fields = LookFields {
-            presets: self.preset,
-            weights: self
-                .weights
-                .map(|w| w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")),
-            strength: self.strength.map(|s| s.to_string()),
-            preserve_color: Some(self.preserve_color.to_string()),
-            ..LookFields::default()
-        };
+        let mut fields = LookFields::default();
         for s in &self.style {
             fields.push_style_text(s, model_sha256)?;
         }
-        fields.check()?.resolve(|_, _| {
+        let (weights, strength) = (self.weights, self.strength);
+        LookSpec::check(
+            fields.styles,
+            &self.preset,
+            || Ok(weights),
+            || {
+                strength
+                    .map(|s| values::check_strength("strength", s))
+                    .transpose()
+            },
+            || Ok(self.preserve_color),
+        )?
+        .resolve(|_, _| {
             Err(ApiError::bad_request(
                 "webcam styles are built-in names or style files (POST /v1/embed makes one from a painting)",
             ))

@@ -437,7 +437,7 @@ fn serve_refuses_bad_requests_with_the_right_status() {
         (vec![style()], 400, "no image"),
         (vec![file("image", &small)], 400, "no style"),
         (vec![file("image", &small), style(), text("colour", "x")], 400, "unknown field 'colour'"),
-        (vec![file("image", &small), style(), text("strength", "2")], 400, "strength: '2'"),
+        (vec![file("image", &small), style(), text("strength", "2")], 400, "strength: 2 is outside 0..1"),
         (vec![file("image", &small), style(), text("weights", "1,1")], 400, "1 styles but 2 weights"),
         (vec![file("image", &small), style(), text("format", "gif")], 400, "format: 'gif'"),
         (vec![file("image", &small), style(), text("max_size", "8")], 400, "max_size: '8'"),
