@@ -1,21 +1,24 @@
-//! The HTTP API: routes, the bearer token, request counting and the handlers.
+//! The HTTP API: the shared state, the routes and the handlers of `/v1/stylize`, `/v1/embed`,
+//! `/v1/styles`, `/healthz` and `/metrics` (the layers in front of them are in
+//! [`super::layers`], the form they read in [`super::form`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::style_source::BUILTINS;
 use axum::body::{Body, Bytes};
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use image::ImageFormat;
 
 use super::error::ApiError;
-use super::look_spec::{LookFields, MAX_TEXT_FIELD};
+use super::form::{drain, number, read_form, rejected};
+use super::layers::{count, declared_size, require_token};
 use super::metrics::Metrics;
 use super::pool::{Admission, Done, EmbedJob, Pool, StylizeJob, Work};
 use super::{page, webcam};
@@ -77,103 +80,6 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-/// A request that declares a body over `--max-upload` is answered 413 at once, before any of
-/// it is read (the body limit alone would wait for bytes that may never come).
-async fn declared_size(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_upload) {
-        return ApiError::too_large(format!(
-            "the request is over the server's limit: it declares {} bytes, the server takes at most {}",
-            declared.unwrap_or(0),
-            state.max_upload
-        ))
-        .into_response();
-    }
-    next.run(request).await
-}
-
-/// Counts every answer by route and status.
-async fn count(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "other".into());
-    let response = next.run(request).await;
-    state
-        .metrics
-        .count_request(&endpoint, response.status().as_u16());
-    response
-}
-
-/// With `--token`, the API and the metrics need `Authorization: Bearer TOKEN` (a browser's
-/// WebSocket cannot send headers, so `/v1/webcam` also takes `?token=`).
-async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.token else {
-        return next.run(request).await;
-    };
-    let from_header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let from_query = (request.uri().path() == "/v1/webcam")
-        .then(|| request.uri().query())
-        .flatten()
-        .and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("token="))
-                .map(percent_decode)
-        });
-    let given = from_header.map(str::to_string).or(from_query);
-    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        return next.run(request).await;
-    }
-    let mut refused = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "this server needs its token: send Authorization: Bearer TOKEN",
-    )
-    .into_response();
-    refused
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    refused
-}
-
-/// Compares in time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `%XX` escapes of a query value (a token is usually plain, but may hold `+` or `/`).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn healthz(State(state): State<Shared>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
@@ -213,69 +119,6 @@ async fn styles(State(state): State<Shared>) -> Json<serde_json::Value> {
     }))
 }
 
-/// The fields of `/v1/stylize` and `/v1/embed`.
-#[derive(Default)]
-struct Form {
-    image: Option<(Bytes, String)>,
-    look: LookFields,
-    max_size: Option<String>,
-    format: Option<String>,
-    quality: Option<String>,
-    name: Option<String>,
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    let status = e.status();
-    // The body could not be read: the client's doing (over the limit, too slow, cut short, a
-    // bad chunk), never the server's 500. (axum already says 413 for the body limit.)
-    let timed_out = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |c| {
-        c.source()
-    })
-    .any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    });
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!(
-            "the request is over the server's limit ({})",
-            e.body_text()
-        ))
-    } else if timed_out {
-        ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "the request body stopped arriving for --timeout seconds",
-        )
-    } else if status.is_server_error() {
-        ApiError::bad_request(format!(
-            "the request body could not be read: cut short, or badly framed ({})",
-            e.body_text()
-        ))
-    } else {
-        ApiError::new(
-            status,
-            format!("malformed multipart form: {}", e.body_text()),
-        )
-    }
-}
-
-fn rejected(e: MultipartRejection) -> ApiError {
-    ApiError::new(
-        e.status(),
-        format!("send a multipart/form-data request ({})", e.body_text()),
-    )
-}
-
-/// Reads what is left of a refused request's body (within the body limit and a few seconds),
-/// so that the client gets the answer instead of a connection reset mid-upload.
-async fn drain(multipart: &mut Multipart) {
-    let rest = async {
-        while let Ok(Some(mut field)) = multipart.next_field().await {
-            while let Ok(Some(_)) = field.chunk().await {}
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), rest).await;
-}
-
 /// An answer's body that keeps the request's place in the pool until it has been sent, so
 /// that the places bound the answers held in memory too.
 struct HeldBody {
@@ -311,131 +154,6 @@ fn held(data: Vec<u8>, admission: Arc<Admission>) -> Body {
         data: Some(Bytes::from(data)),
         admission: Some(admission),
     })
-}
-
-async fn text(field: Field<'_>, name: &str) -> Result<String, ApiError> {
-    let bytes = field.bytes().await.map_err(multipart_error)?;
-    if bytes.len() > MAX_TEXT_FIELD {
-        return Err(ApiError::too_large(format!(
-            "{name}: a text field holds at most {MAX_TEXT_FIELD} bytes"
-        )));
-    }
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ApiError::bad_request(format!("{name}: not UTF-8 text")))
-}
-
-/// Reads the form; `allowed` names the fields this endpoint takes (others are refused, so that
-/// a misspelt field is not silently ignored). A refused form is drained (see [`drain`]).
-async fn read_form(
-    multipart: &mut Multipart,
-    allowed: &[&str],
-    model_sha256: &str,
-) -> Result<Form, ApiError> {
-    let form = read_fields(multipart, allowed, model_sha256).await;
-    if form.is_err() {
-        drain(multipart).await;
-    }
-    form
-}
-
-async fn read_fields(
-    multipart: &mut Multipart,
-    allowed: &[&str],
-    model_sha256: &str,
-) -> Result<Form, ApiError> {
-    let mut form = Form::default();
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or("").to_string();
-        let name = if name == "preserve_colour" {
-            "preserve_color".to_string()
-        } else {
-            name
-        };
-        if !allowed.contains(&name.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown field '{name}'; this endpoint takes {}",
-                allowed.join(", ")
-            )));
-        }
-        let file_name = field.file_name().map(str::to_string);
-        let content_type = field.content_type().map(str::to_string);
-        match name.as_str() {
-            "image" => {
-                if form.image.is_some() {
-                    return Err(ApiError::bad_request("give one image"));
-                }
-                let bytes = field.bytes().await.map_err(multipart_error)?;
-                form.image = Some((bytes, file_name.unwrap_or_else(|| "image".into())));
-            }
-            "style" => match file_name {
-                Some(file) => {
-                    let bytes = field.bytes().await.map_err(multipart_error)?;
-                    form.look.push_style_file(
-                        bytes,
-                        &file,
-                        content_type.as_deref(),
-                        model_sha256,
-                    )?;
-                }
-                None => {
-                    let value = text(field, "style").await?;
-                    form.look.push_style_text(&value, model_sha256)?;
-                }
-            },
-            "preset" => form.look.presets.push(text(field, "preset").await?),
-            "weights" => once(&mut form.look.weights, &name, text(field, &name).await?)?,
-            "strength" => once(&mut form.look.strength, &name, text(field, &name).await?)?,
-            "preserve_color" => once(
-                &mut form.look.preserve_color,
-                &name,
-                text(field, &name).await?,
-            )?,
-            "max_size" => once(&mut form.max_size, &name, text(field, &name).await?)?,
-            "format" => once(&mut form.format, &name, text(field, &name).await?)?,
-            "quality" => once(&mut form.quality, &name, text(field, &name).await?)?,
-            "name" => once(&mut form.name, &name, text(field, &name).await?)?,
-            _ => unreachable!("checked against `allowed`"),
-        }
-        if form.look.count() > crate::look::MAX_PALETTE {
-            return Err(ApiError::bad_request(format!(
-                "more than {} styles; at most {} can be given",
-                crate::look::MAX_PALETTE,
-                crate::look::MAX_PALETTE
-            )));
-        }
-    }
-    Ok(form)
-}
-
-/// Sets a field that may be given once: a second value is refused rather than silently
-/// replacing the first (the command line refuses a repeated option too).
-fn once(slot: &mut Option<String>, field: &str, value: String) -> Result<(), ApiError> {
-    if slot.is_some() {
-        return Err(ApiError::bad_request(format!(
-            "{field} is given twice; give it once"
-        )));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-/// A number field within `range`.
-fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
-    field: &str,
-    text: &Option<String>,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<Option<T>, ApiError> {
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    match text.trim().parse::<T>() {
-        Ok(v) if range.contains(&v) => Ok(Some(v)),
-        _ => Err(ApiError::bad_request(format!(
-            "{field}: '{text}' is not a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ))),
-    }
 }
 
 fn content_type(format: ImageFormat) -> &'static str {
@@ -605,17 +323,4 @@ async fn embed(
             .into_response())
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_compare_whole_and_decode_from_queries() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"abcd"));
-        assert_eq!(percent_decode("a%2Bb%2fc+%zz"), "a+b/c+%zz");
-    }
 }

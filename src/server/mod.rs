@@ -3,8 +3,9 @@
 //! (already-built [`StylizerOptions`], an address, limits) and answers with [`ServerError`];
 //! the command line turns its flags into the one and the other into messages and exit codes.
 //!
-//! - [`api`]: routes, token, counting, `/v1/stylize`, `/v1/embed`, `/v1/styles`, `/healthz`,
-//!   `/metrics`;
+//! - [`api`]: the routes and handlers of `/v1/stylize`, `/v1/embed`, `/v1/styles`, `/healthz`,
+//!   `/metrics`; [`layers`]: the body limit, counting and the token in front of them;
+//!   [`form`]: the multipart form they read;
 //! - [`webcam`]: the page's webcam over a WebSocket, latest frame wins;
 //! - [`pool`]: the fixed set of stylizers and the bounded queue in front of them;
 //! - [`look_spec`]: the CLI's style language as request fields;
@@ -17,8 +18,10 @@
 mod api;
 mod conn;
 mod error;
+mod form;
 mod frames;
 mod guard;
+mod layers;
 mod look_spec;
 mod metrics;
 mod page;
