@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::api::Shared;
 use super::error::ApiError;
 
-/// A request that declares a body over `--max-upload` is answered 413 at once, before any of
+/// A request that declares a body over the upload limit (`--max-upload`) is answered 413 at once, before any of
 /// it is read (the body limit alone would wait for bytes that may never come).
 pub(super) async fn declared_size(
     State(state): State<Shared>,
@@ -46,7 +46,7 @@ pub(super) async fn count(State(state): State<Shared>, request: Request, next: N
     response
 }
 
-/// With `--token`, the API and the metrics need `Authorization: Bearer TOKEN` (a browser's
+/// With a token (`--token`), the API and the metrics need `Authorization: Bearer TOKEN` (a browser's
 /// WebSocket cannot send headers, so `/v1/webcam` also takes `?token=`).
 pub(super) async fn require_token(
     State(state): State<Shared>,

@@ -3,14 +3,14 @@
 //! (already-built [`StylizerOptions`], an address, limits) and answers with [`ServerError`];
 //! the command line turns its flags into the one and the other into messages and exit codes.
 //!
-//! - [`api`]: the routes and handlers of `/v1/stylize`, `/v1/embed`, `/v1/styles`, `/healthz`,
-//!   `/metrics`; [`layers`]: the body limit, counting and the token in front of them;
-//!   [`form`]: the multipart form they read;
-//! - [`webcam`]: the page's webcam over a WebSocket, latest frame wins;
-//! - [`pool`]: the fixed set of stylizers and the bounded queue in front of them;
-//! - [`look_spec`]: the CLI's style language as request fields;
-//! - [`conn`], [`guard`]: connection limits and time-outs, the Host/Origin checks;
-//! - [`frames`], [`error`], [`metrics`], [`page`]: wire formats, error answers, Prometheus, the
+//! - `api`: the routes and handlers of `/v1/stylize`, `/v1/embed`, `/v1/styles`, `/healthz`,
+//!   `/metrics`; `layers`: the body limit, counting and the token in front of them;
+//!   `form`: the multipart form they read;
+//! - `webcam`: the page's webcam over a WebSocket, latest frame wins;
+//! - `pool`: the fixed set of stylizers and the bounded queue in front of them;
+//! - `look_spec`: the CLI's style language as request fields;
+//! - `conn`, `guard`: connection limits and time-outs, the Host/Origin checks;
+//! - `frames`, `error`, `metrics`, `page`: wire formats, error answers, Prometheus, the
 //!   embedded page.
 //!
 //! Like the rest of the library it prints nothing: what it has to say goes through `log`.
