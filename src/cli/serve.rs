@@ -110,7 +110,7 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections.map(|n| n as usize),
         max_webcams: usize::from(args.max_webcams),
     };
-    let server = Server::start(config).map_err(usage_error)?;
+    let mut server = Server::start(config).map_err(usage_error)?;
     say!(
         "brushwork: serving on {} with {} stylizer(s) on {}, queue {}{}",
         server.address(),
@@ -131,9 +131,9 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     super::signals::on_first_signal(move |signal| stopper.stop(signal));
     match server.serve().map_err(usage_error)? {
         None => Ok(ExitCode::SUCCESS),
-        // As the other commands end on a signal: 128 + its number, and through _exit, so that
-        // no destructor of ONNX Runtime races a stylizer thread (a webcam's last frame may
-        // still be running).
+        // As the other commands end on a signal: 128 + its number, and through _exit with the
+        // server still alive, so that no destructor of ONNX Runtime races a stylizer thread (a
+        // webcam's last frame may still be running).
         // SAFETY: ends the process; nothing is touched afterwards.
         Some(signal) => unsafe { libc::_exit(128 + signal) },
     }

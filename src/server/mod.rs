@@ -85,7 +85,8 @@ pub enum ServerError {
 
 /// A server whose address is bound and whose stylizers are ready; [`Server::serve`] runs it.
 pub struct Server {
-    listener: tokio::net::TcpListener,
+    /// Taken by [`Server::serve`].
+    listener: Option<tokio::net::TcpListener>,
     address: SocketAddr,
     state: api::Shared,
     idle: Duration,
@@ -166,7 +167,7 @@ impl Server {
             tokio::net::TcpListener::from_std(listener)?
         };
         Ok(Server {
-            listener,
+            listener: Some(listener),
             address,
             state,
             idle: config.timeout,
@@ -218,19 +219,15 @@ impl Server {
 
     /// Serves until a [`Stopper`] asks it to stop, then finishes the requests in flight
     /// (within the timeout, plus a second) and returns the code the stopper gave; `None` if
-    /// it ended otherwise.
-    pub fn serve(self) -> Result<Option<i32>, ServerError> {
-        let Server {
-            listener,
-            state,
-            idle,
-            max_connections,
-            runtime,
-            stop,
-            ..
-        } = self;
-        let stopped = stop.subscribe();
-        let served = runtime.block_on(async move {
+    /// it ended otherwise. The stylizers and the runtime live on until the server is dropped,
+    /// so that a caller may end the process (`_exit`) with nothing torn down under a stylizer
+    /// still running (a webcam's last frame). A server serves once.
+    pub fn serve(&mut self) -> Result<Option<i32>, ServerError> {
+        let listener = self.listener.take().expect("a server serves once");
+        let (state, idle, max_connections) =
+            (Arc::clone(&self.state), self.idle, self.max_connections);
+        let stopped = self.stop.subscribe();
+        let served = self.runtime.block_on(async move {
             let listener = conn::Listener::new(listener, idle, max_connections);
             let mut on_stop = stopped.clone();
             let serving =
@@ -249,8 +246,7 @@ impl Server {
             }
             Ok::<_, ServerError>(())
         });
-        // The sender lives until here, so a stopper's request is never lost to a closed channel.
-        let code = *stop.borrow();
+        let code = *self.stop.borrow();
         served.map(|()| code)
     }
 }
