@@ -1,6 +1,7 @@
 //! The CLI's style language as request fields: `style` (repeated), `preset` (repeated),
 //! `weights`, `strength`, `preserve_color`. The HTTP form and the webcam's settings message
-//! both land here, so they accept and refuse the same things as `brushwork stylize`.
+//! both land here, so they accept and refuse the same things as `brushwork stylize`: their
+//! values go through the library's [`crate::look::values`], as the command line's flags do.
 
 use std::path::Path;
 

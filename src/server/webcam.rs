@@ -211,3 +211,35 @@ async fn session(state: Shared, mut socket: WebSocket, _permit: OwnedSemaphorePe
     }
     state.metrics.webcam_connections.dec();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(json: &str) -> Settings {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn typed_settings_are_checked_as_the_form_is() {
+        let err = settings(r#"{"preset": ["3"], "strength": 1.5}"#)
+            .look("unused")
+            .unwrap_err();
+        assert_eq!(err.message, "strength: 1.5 is outside 0..1");
+        let err = settings(r#"{"preset": ["3", "4"], "weights": [1]}"#)
+            .look("unused")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "weights: 2 styles but 1 weights; give one weight per style"
+        );
+        let err = settings(r#"{"preset": ["3"], "weights": [0]}"#)
+            .look("unused")
+            .unwrap_err();
+        assert!(err.message.starts_with("weights: "), "{}", err.message);
+        let look = settings(r#"{"preset": ["3", "4"], "weights": [1, 3], "strength": 0.5}"#)
+            .look("unused")
+            .unwrap();
+        assert_eq!(look.strength, 0.5);
+    }
+}
