@@ -322,3 +322,27 @@ pub fn save_atomic(img: &RgbImage, path: &Path, jpeg_quality: u8) -> Result<(), 
     crate::atomic::write_with(path, |file| encode_into(img, format, jpeg_quality, file))
         .map_err(write_err)
 }
+
+/// Downscales so the longer side is at most `max` (never upscales).
+pub fn fit_within(img: RgbImage, max: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = fit_dims(w, h, max);
+    if (nw, nh) == (w, h) {
+        return img;
+    }
+    image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Lanczos3)
+}
+
+/// The size that fits `w`×`h` within `max` on its longer side, keeping the aspect ratio (at
+/// least 1 px a side); unchanged when it already fits.
+pub fn fit_dims(w: u32, h: u32, max: u32) -> (u32, u32) {
+    let long = w.max(h);
+    if long <= max {
+        return (w, h);
+    }
+    let scale = f64::from(max) / f64::from(long);
+    (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    )
+}

@@ -42,6 +42,8 @@ pub mod metrics;
 pub mod models;
 pub mod pipeline;
 pub mod presets;
+#[cfg(feature = "cli")]
+pub mod server;
 pub mod sources;
 pub mod style;
 pub mod style_file;

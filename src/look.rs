@@ -1,7 +1,10 @@
 //! What to paint with. A [`Look`] is a [`Paint`] (a point in style space, or a mix of the 26
 //! presets) with a strength and optional colour preservation; a [`Palette`] is the list of
 //! styles a command was given, which weights blend into one paint. Every command builds its
-//! looks the same way, and [`Stylizer::paint_into`] applies one to a picture.
+//! looks the same way, and [`Stylizer::paint_into`] applies one to a picture. [`values`] checks
+//! the values a look is written with (strength, weights, presets) for every front end.
+
+pub mod values;
 
 use image::RgbImage;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::sheet::contact_sheet;
 use brushwork::atomic::OutputDir;
-use brushwork::images::{self, ImageError, JPEG_QUALITY};
+use brushwork::images::{self, fit_within, ImageError, JPEG_QUALITY};
 use brushwork::look::{Look, Paint};
 use brushwork::presets::PresetMix;
 use brushwork::style_source::StyleSource;
@@ -15,7 +15,6 @@ use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbImage};
 
 use super::style_args::StyleArgs;
-use super::stylize::fit_within;
 use super::{EngineArgs, UsageError};
 
 /// Render a photo morphing from one look to another (or, with --strength-sweep, from the photo

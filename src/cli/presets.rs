@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::sheet::contact_sheet;
-use brushwork::images;
+use brushwork::images::{self, fit_within};
 use brushwork::presets::{PresetMix, NUM_PRESETS};
 use brushwork::Stylizer;
 use clap::Args;
 use image::RgbImage;
 
-use super::stylize::fit_within;
 use super::EngineArgs;
 
 /// Draw the photo in each of the 26 presets of the multi-style network (Dumoulin et al. 2017),

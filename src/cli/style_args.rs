@@ -2,8 +2,8 @@
 //! how strong, whose colours. `stylize`, `interpolate`, `live` and `video` all flatten
 //! [`StyleArgs`] into their arguments and turn it into the library's [`Palette`] and [`Look`].
 
-use brushwork::look::{Look, Palette, MAX_PALETTE};
-use brushwork::presets::PresetMix;
+use brushwork::look::values;
+use brushwork::look::{Look, Palette};
 use brushwork::style_source::StyleSource;
 use brushwork::Stylizer;
 use clap::Args;
@@ -38,7 +38,8 @@ pub struct StyleArgs {
         long,
         value_delimiter = ',',
         value_name = "W,W,...",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = parse_weight
     )]
     pub weights: Option<Vec<f64>>,
 
@@ -50,7 +51,7 @@ pub struct StyleArgs {
         default_value_t = 1.0,
         value_name = "S",
         allow_hyphen_values = true,
-        value_parser = parse_unit
+        value_parser = parse_strength
     )]
     pub strength: f32,
 
@@ -59,21 +60,23 @@ pub struct StyleArgs {
     pub preserve_color: bool,
 }
 
-/// A number from 0 to 1, for clap.
-pub fn parse_unit(s: &str) -> Result<f32, String> {
-    parse_in_range(s, 0.0, 1.0)
+// The value parsers below go through the library's `look::values`, as the server's fields do;
+// clap names the flag itself ("invalid value '1.5' for '--strength <S>': ..."), so they hand it
+// only the problem.
+
+/// `--strength`: a number from 0 to 1.
+fn parse_strength(s: &str) -> Result<f32, String> {
+    values::strength("--strength", s).map_err(|e| e.problem)
+}
+
+/// One of `--weights`' comma-separated numbers.
+fn parse_weight(s: &str) -> Result<f64, String> {
+    values::weight("--weights", s).map_err(|e| e.problem)
 }
 
 /// A number in `lo..=hi`, for clap's value parsers.
 pub fn parse_in_range(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
-    let v: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
-    if !(lo..=hi).contains(&v) {
-        return Err(format!("{v} is outside {lo}..{hi}"));
-    }
-    Ok(v)
+    values::number_in("", s, lo, hi).map_err(|e| e.problem)
 }
 
 /// The resolved styles: embedded or read once, applied to any number of pictures.
@@ -104,32 +107,15 @@ impl StyleArgs {
     /// Checks what can be checked without the networks: the weights, the preset specs, the
     /// style names, the size of the palette.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.len() > MAX_PALETTE {
-            return Err(UsageError(format!(
-                "{} styles; at most {MAX_PALETTE} can be given",
-                self.len()
-            ))
-            .into());
-        }
-        for spec in &self.presets {
-            PresetMix::parse(spec)?;
-        }
-        let weights = self.weights();
-        if weights.len() != self.len() {
-            let what = if self.presets.is_empty() {
-                "--style"
-            } else {
-                "--preset"
-            };
-            return Err(UsageError(format!(
-                "--weights: {} styles but {} weights; give one weight per {what}",
-                self.len(),
-                weights.len()
-            ))
-            .into());
-        }
-        brushwork::style::normalize_weights(&weights)
-            .map_err(|e| UsageError(format!("--weights: {e}")))?;
+        values::check_palette_size(self.len()).map_err(UsageError)?;
+        values::presets(&self.presets)?;
+        let per = if self.presets.is_empty() {
+            "--style"
+        } else {
+            "--preset"
+        };
+        values::check_weights("--weights", &self.weights(), self.len(), per)
+            .map_err(|e| UsageError(e.to_string()))?;
         self.sources()?;
         Ok(())
     }
@@ -156,13 +142,8 @@ impl StyleArgs {
                 sources.iter().map(StyleSource::label).collect(),
             )
         } else {
-            let mixes = self
-                .presets
-                .iter()
-                .map(|s| PresetMix::parse(s))
-                .collect::<Result<Vec<_>, _>>()?;
             (
-                Palette::Presets(mixes),
+                Palette::Presets(values::presets(&self.presets)?),
                 self.presets.iter().map(|s| format!("preset {s}")).collect(),
             )
         };
@@ -183,7 +164,7 @@ impl Styles {
         let paint = self
             .palette
             .blend(&self.weights)
-            .map_err(|e| UsageError(format!("--weights: {e}")))?;
+            .map_err(|e| UsageError(values::ValueError::new("--weights", e).to_string()))?;
         Ok(Look::new(paint)
             .with_strength(self.strength)?
             .with_preserve_color(self.preserve_color))

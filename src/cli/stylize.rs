@@ -7,11 +7,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use brushwork::atomic::OutputDir;
-use brushwork::images::{self, ImageError};
+use brushwork::images::{self, fit_dims, fit_within, ImageError};
 use brushwork::look::Look;
 use brushwork::{Stylizer, Workload};
 use clap::Args;
-use image::imageops::FilterType;
 use image::RgbImage;
 
 use super::style_args::StyleArgs;
@@ -161,30 +160,6 @@ fn stylize_one(
         );
     }
     Ok(())
-}
-
-/// Downscales so the longer side is at most `max` (never upscales).
-pub fn fit_within(img: RgbImage, max: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let (nw, nh) = fit_dims(w, h, max);
-    if (nw, nh) == (w, h) {
-        return img;
-    }
-    image::imageops::resize(&img, nw, nh, FilterType::Lanczos3)
-}
-
-/// The size that fits `w`×`h` within `max` on its longer side, keeping the aspect ratio (at
-/// least 1 px a side); unchanged when it already fits.
-pub fn fit_dims(w: u32, h: u32, max: u32) -> (u32, u32) {
-    let long = w.max(h);
-    if long <= max {
-        return (w, h);
-    }
-    let scale = f64::from(max) / f64::from(long);
-    (
-        ((f64::from(w) * scale).round() as u32).max(1),
-        ((f64::from(h) * scale).round() as u32).max(1),
-    )
 }
 
 /// Pairs each input with its output path, and refuses plans that would lose data: an output that

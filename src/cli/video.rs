@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
-use brushwork::images::ImageError;
+use brushwork::images::{fit_dims, ImageError};
 use brushwork::pipeline::{
     self, ControlState, Controls, Flow, Mode, OwnEmbedding, RunOptions, Stats,
 };
@@ -16,7 +16,6 @@ use brushwork::Stylizer;
 use clap::Args;
 
 use super::style_args::StyleArgs;
-use super::stylize::fit_dims;
 use super::{EngineArgs, UsageError};
 
 /// Stylize every frame of a video and keep its audio track. The result is H.264 (with AAC

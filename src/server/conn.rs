@@ -1,15 +1,15 @@
 //! Connections: what a client may hold of the server, and for how long.
 //!
-//! - A connection that sends or takes nothing for `--timeout` is closed (an idle keep-alive, a
-//!   client that stops reading its answer).
-//! - A request's head (request line and headers) must arrive whole within `--timeout` of its
+//! - A connection that sends or takes nothing for the timeout (`ServerConfig::timeout`, the
+//!   CLI's `--timeout`) is closed (an idle keep-alive, a client that stops reading its answer).
+//! - A request's head (request line and headers) must arrive whole within the timeout of its
 //!   first byte being awaited: a client sending a header byte a second is cut off, though it is
 //!   never idle.
-//! - At most `--max-connections` are open. When a new one would pass the cap, the oldest
-//!   connection still waiting for its request head gives way (a slow client holds nothing
-//!   that is being worked on); when none is, the new one is answered 503 and closed. So the
-//!   file-descriptor limit is never reached, and `/healthz` answers through a flood of slow
-//!   clients.
+//! - At most `ServerConfig::max_connections` (`--max-connections`) are open. When a new one
+//!   would pass the cap, the oldest connection still waiting for its request head gives way (a
+//!   slow client holds nothing that is being worked on); when none is, the new one is answered
+//!   503 and closed. So the file-descriptor limit is never reached, and `/healthz` answers
+//!   through a flood of slow clients.
 
 use std::future::Future;
 use std::io;

@@ -11,20 +11,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
+use crate::look::Look;
+use crate::style::StyleEmbedding;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use brushwork::look::Look;
-use brushwork::style::StyleEmbedding;
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::api::Shared;
 use super::error::ApiError;
 use super::frames::Frame;
-use super::look_spec::LookFields;
+use super::look_spec::{LookFields, LookSpec};
 use super::pool::{Done, FrameJob, Work};
+use crate::look::values;
 
 /// Frames between two computations of the picture's own style (strength below 1).
 const OWN_EVERY: u32 = 30;
@@ -45,23 +46,29 @@ struct Settings {
 }
 
 /// The largest settings message: nine style files and change.
-const MAX_SETTINGS_BYTES: usize = brushwork::look::MAX_PALETTE * 64 * 1024 + 4096;
+const MAX_SETTINGS_BYTES: usize = crate::look::MAX_PALETTE * 64 * 1024 + 4096;
 
 impl Settings {
+    /// The look the settings describe, checked by the same validators as a form's fields,
+    /// on the typed values (nothing is turned back into text).
     fn look(self, model_sha256: &str) -> Result<Look, ApiError> {
-        let mut fields = LookFields {
-            presets: self.preset,
-            weights: self
-                .weights
-                .map(|w| w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")),
-            strength: self.strength.map(|s| s.to_string()),
-            preserve_color: Some(self.preserve_color.to_string()),
-            ..LookFields::default()
-        };
+        let mut fields = LookFields::default();
         for s in &self.style {
             fields.push_style_text(s, model_sha256)?;
         }
-        fields.check()?.resolve(|_, _| {
+        let (weights, strength) = (self.weights, self.strength);
+        LookSpec::check(
+            fields.styles,
+            &self.preset,
+            || Ok(weights),
+            || {
+                strength
+                    .map(|s| values::check_strength("strength", s))
+                    .transpose()
+            },
+            || Ok(self.preserve_color),
+        )?
+        .resolve(|_, _| {
             Err(ApiError::bad_request(
                 "webcam styles are built-in names or style files (POST /v1/embed makes one from a painting)",
             ))
@@ -203,4 +210,36 @@ async fn session(state: Shared, mut socket: WebSocket, _permit: OwnedSemaphorePe
         }
     }
     state.metrics.webcam_connections.dec();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(json: &str) -> Settings {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn typed_settings_are_checked_as_the_form_is() {
+        let err = settings(r#"{"preset": ["3"], "strength": 1.5}"#)
+            .look("unused")
+            .unwrap_err();
+        assert_eq!(err.message, "strength: 1.5 is outside 0..1");
+        let err = settings(r#"{"preset": ["3", "4"], "weights": [1]}"#)
+            .look("unused")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "weights: 2 styles but 1 weights; give one weight per style"
+        );
+        let err = settings(r#"{"preset": ["3"], "weights": [0]}"#)
+            .look("unused")
+            .unwrap_err();
+        assert!(err.message.starts_with("weights: "), "{}", err.message);
+        let look = settings(r#"{"preset": ["3", "4"], "weights": [1, 3], "strength": 0.5}"#)
+            .look("unused")
+            .unwrap();
+        assert_eq!(look.strength, 0.5);
+    }
 }

@@ -1,12 +1,13 @@
 //! What the API answers when it cannot do what was asked: a status and one line of JSON.
 
+use crate::images::ImageError;
+use crate::look::values::ValueError;
+use crate::presets::PresetError;
+use crate::style::BlendError;
+use crate::style_file::StyleFileError;
+use crate::{EngineError, StylizeError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use brushwork::images::ImageError;
-use brushwork::presets::PresetError;
-use brushwork::style::BlendError;
-use brushwork::style_file::StyleFileError;
-use brushwork::{EngineError, StylizeError};
 
 /// An error answer: `{"error": "..."}` with its status (400 bad input, 401 no token, 413 too
 /// large, 503 busy or timed out with `Retry-After`, 500 the server's own failure).
@@ -80,7 +81,7 @@ impl From<ImageError> for ApiError {
                 path.display(),
                 f64::from(width) * f64::from(height) / 1e6,
                 max_pixels as f64 / 1e6,
-                brushwork::images::MAX_SIDE
+                crate::images::MAX_SIDE
             )),
             e => ApiError::bad_request(e.to_string()),
         }
@@ -134,6 +135,12 @@ impl From<StyleFileError> for ApiError {
 
 impl From<BlendError> for ApiError {
     fn from(e: BlendError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl From<ValueError> for ApiError {
+    fn from(e: ValueError) -> Self {
         ApiError::bad_request(e.to_string())
     }
 }

@@ -10,12 +10,12 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::images;
+use crate::look::Look;
+use crate::style::StyleEmbedding;
+use crate::style_file::StyleFile;
+use crate::{Stylizer, StylizerOptions};
 use axum::body::Bytes;
-use brushwork::images;
-use brushwork::look::Look;
-use brushwork::style::StyleEmbedding;
-use brushwork::style_file::StyleFile;
-use brushwork::{Stylizer, StylizerOptions};
 use image::{ImageFormat, RgbImage};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -23,6 +23,7 @@ use super::error::ApiError;
 use super::frames::{self, Frame};
 use super::look_spec::LookSpec;
 use super::metrics::Metrics;
+use super::ServerError;
 
 /// The longest side a WebP file can have.
 const MAX_WEBP_SIDE: u32 = 16_383;
@@ -133,7 +134,7 @@ impl Pool {
         queue: usize,
         limits: PictureLimits,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Pool> {
+    ) -> Result<Pool, ServerError> {
         let (sender, receiver) = mpsc::sync_channel::<Job>(workers + queue);
         let receiver = Arc::new(Mutex::new(receiver));
         let queued = Arc::new(AtomicI64::new(0));
@@ -178,8 +179,8 @@ impl Pool {
         for _ in 0..workers {
             match ready_rx.recv() {
                 Ok(Ok(a)) => about = Some(a),
-                Ok(Err(e)) => return Err(anyhow::Error::from(e).context("cannot start a stylizer")),
-                Err(_) => anyhow::bail!("a stylizer thread ended while starting"),
+                Ok(Err(e)) => return Err(ServerError::Stylizer(e)),
+                Err(_) => return Err(ServerError::WorkerLost),
             }
         }
         let (predictor_sha256, engine) = about.expect("at least one worker");
@@ -296,7 +297,7 @@ impl Worker {
                     self.limits.max_pixels,
                 )?;
                 if let Some(max) = job.max_size {
-                    photo = crate::cli::stylize::fit_within(photo, max);
+                    photo = crate::images::fit_within(photo, max);
                 }
                 if job.format == ImageFormat::WebP
                     && photo.width().max(photo.height()) > MAX_WEBP_SIDE

@@ -1,15 +1,17 @@
 //! The CLI's style language as request fields: `style` (repeated), `preset` (repeated),
 //! `weights`, `strength`, `preserve_color`. The HTTP form and the webcam's settings message
-//! both land here, so they accept and refuse the same things as `brushwork stylize`.
+//! both land here, so they accept and refuse the same things as `brushwork stylize`: their
+//! values go through the library's [`crate::look::values`], as the command line's flags do.
 
 use std::path::Path;
 
+use crate::look::values::{self, ValueError};
+use crate::look::{Look, Palette};
+use crate::presets::PresetMix;
+use crate::style::StyleEmbedding;
+use crate::style_file::StyleFile;
+use crate::style_source::Builtin;
 use axum::body::Bytes;
-use brushwork::look::{Look, Palette, MAX_PALETTE};
-use brushwork::presets::PresetMix;
-use brushwork::style::StyleEmbedding;
-use brushwork::style_file::StyleFile;
-use brushwork::style_source::Builtin;
 
 use super::error::ApiError;
 
@@ -80,14 +82,14 @@ impl LookFields {
             .iter()
             .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF))
             == Some(&b'{');
-        let json = brushwork::style_file::is_style_file(Path::new(name))
+        let json = crate::style_file::is_style_file(Path::new(name))
             || content_type.is_some_and(|t| t.starts_with("application/json"))
             || starts_like_json;
         if json {
-            if bytes.len() as u64 > brushwork::style_file::MAX_FILE_BYTES {
+            if bytes.len() as u64 > crate::style_file::MAX_FILE_BYTES {
                 return Err(ApiError::too_large(format!(
                     "style {name}: a style file is at most {} KB",
-                    brushwork::style_file::MAX_FILE_BYTES / 1024
+                    crate::style_file::MAX_FILE_BYTES / 1024
                 )));
             }
             let text = std::str::from_utf8(&bytes)
@@ -111,68 +113,24 @@ impl LookFields {
 
     /// Checks everything that can be checked without a stylizer.
     pub fn check(self) -> Result<LookSpec, ApiError> {
-        let count = self.styles.len().max(self.presets.len());
-        if !self.styles.is_empty() && !self.presets.is_empty() {
-            return Err(ApiError::bad_request(
-                "give style or preset, not both (the 26 presets are another network)",
-            ));
-        }
-        if count == 0 {
-            return Err(ApiError::bad_request(
-                "no style: give a style (a painting, a style file or a built-in name) or a preset",
-            ));
-        }
-        if count > MAX_PALETTE {
-            return Err(ApiError::bad_request(format!(
-                "{count} styles; at most {MAX_PALETTE} can be given"
-            )));
-        }
-        let presets = self
-            .presets
-            .iter()
-            .map(|s| PresetMix::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let weights = match &self.weights {
-            None => vec![1.0; count],
-            Some(text) => text
-                .split(',')
-                .map(|w| {
-                    w.trim().parse::<f64>().map_err(|_| {
-                        ApiError::bad_request(format!("weights: '{w}' is not a number"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        if weights.len() != count {
-            return Err(ApiError::bad_request(format!(
-                "weights: {count} styles but {} weights; give one weight per style",
-                weights.len()
-            )));
-        }
-        brushwork::style::normalize_weights(&weights)
-            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
-        let strength = match &self.strength {
-            None => 1.0,
-            Some(text) => text
-                .trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|s| (0.0..=1.0).contains(s))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("strength: '{text}' is not a number from 0 to 1"))
-                })?,
-        };
-        let preserve_color = match &self.preserve_color {
-            None => false,
-            Some(text) => parse_bool("preserve_color", text)?,
-        };
-        Ok(LookSpec {
-            styles: self.styles,
+        let LookFields {
+            styles,
             presets,
             weights,
             strength,
             preserve_color,
-        })
+        } = self;
+        LookSpec::check(
+            styles,
+            &presets,
+            || weights.map(|t| values::weights("weights", &t)).transpose(),
+            || {
+                strength
+                    .map(|t| values::strength("strength", &t))
+                    .transpose()
+            },
+            || preserve_color.map_or(Ok(false), |t| parse_bool("preserve_color", &t)),
+        )
     }
 }
 
@@ -188,6 +146,43 @@ pub fn parse_bool(field: &str, text: &str) -> Result<bool, ApiError> {
 }
 
 impl LookSpec {
+    /// Checks a look's values, typed or still text, in the order a form's fields are checked
+    /// (so that the first problem is the one answered): the styles or presets and their number,
+    /// the presets, the weights, the strength, `preserve_color`. Values go through
+    /// [`crate::look::values`], as the command line's flags do.
+    pub fn check(
+        styles: Vec<StyleInput>,
+        presets: &[String],
+        weights: impl FnOnce() -> Result<Option<Vec<f64>>, ValueError>,
+        strength: impl FnOnce() -> Result<Option<f32>, ValueError>,
+        preserve_color: impl FnOnce() -> Result<bool, ApiError>,
+    ) -> Result<LookSpec, ApiError> {
+        let count = styles.len().max(presets.len());
+        if !styles.is_empty() && !presets.is_empty() {
+            return Err(ApiError::bad_request(
+                "give style or preset, not both (the 26 presets are another network)",
+            ));
+        }
+        if count == 0 {
+            return Err(ApiError::bad_request(
+                "no style: give a style (a painting, a style file or a built-in name) or a preset",
+            ));
+        }
+        values::check_palette_size(count).map_err(ApiError::bad_request)?;
+        let presets = values::presets(presets)?;
+        let weights = weights()?.unwrap_or_else(|| vec![1.0; count]);
+        values::check_weights("weights", &weights, count, "style")?;
+        let strength = strength()?.unwrap_or(1.0);
+        let preserve_color = preserve_color()?;
+        Ok(LookSpec {
+            styles,
+            presets,
+            weights,
+            strength,
+            preserve_color,
+        })
+    }
+
     /// The look, once every painting is embedded by `embed` (called on a stylizer's thread).
     pub fn resolve(
         &self,
@@ -207,7 +202,7 @@ impl LookSpec {
         };
         let paint = palette
             .blend(&self.weights)
-            .map_err(|e| ApiError::bad_request(format!("weights: {e}")))?;
+            .map_err(|e| ValueError::new("weights", e))?;
         Ok(Look::new(paint)
             .with_strength(self.strength)?
             .with_preserve_color(self.preserve_color))
@@ -273,7 +268,7 @@ mod tests {
                     strength: Some("1.5".into()),
                     ..fields()
                 },
-                "strength: '1.5'",
+                "strength: 1.5 is outside 0..1",
             ),
             (
                 LookFields {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use crate::images;
 use axum::body::Bytes;
-use brushwork::images;
 use image::{ImageFormat, RgbImage};
 
 use super::error::ApiError;
@@ -84,9 +84,7 @@ impl Frame {
                 self.max_pixels,
             )?),
             Transport::Raw => {
-                if self.width < brushwork::MIN_CONTENT_SIDE
-                    || self.height < brushwork::MIN_CONTENT_SIDE
-                {
+                if self.width < crate::MIN_CONTENT_SIDE || self.height < crate::MIN_CONTENT_SIDE {
                     return Err(ApiError::bad_request(format!(
                         "webcam frame: {}x{} is too small",
                         self.width, self.height
