@@ -3,7 +3,6 @@
 //! [`super::layers`], the form they read in [`super::form`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::style_source::BUILTINS;
 use axum::body::{Body, Bytes};
@@ -19,26 +18,9 @@ use image::ImageFormat;
 use super::error::ApiError;
 use super::form::{drain, number, read_form, rejected};
 use super::layers::{count, declared_size, require_token};
-use super::metrics::Metrics;
-use super::pool::{Admission, Done, EmbedJob, Pool, StylizeJob, Work};
+use super::pool::{Admission, Done, EmbedJob, StylizeJob, Work};
+use super::state::{content_type, AppState, Shared};
 use super::{page, webcam};
-
-/// What every handler shares.
-pub struct AppState {
-    pub pool: Pool,
-    pub metrics: Arc<Metrics>,
-    pub token: Option<String>,
-    pub timeout: Duration,
-    pub max_upload: u64,
-    pub max_pixels: u64,
-    pub webcams: Arc<tokio::sync::Semaphore>,
-    /// Listening on a loopback address: only loopback host names are served.
-    pub loopback: bool,
-    /// The port listened on: a loopback Host must name it.
-    pub port: u16,
-}
-
-pub type Shared = Arc<AppState>;
 
 /// The whole service.
 pub fn router(state: Shared) -> Router {
@@ -154,14 +136,6 @@ fn held(data: Vec<u8>, admission: Arc<Admission>) -> Body {
         data: Some(Bytes::from(data)),
         admission: Some(admission),
     })
-}
-
-fn content_type(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Png => "image/png",
-        ImageFormat::Jpeg => "image/jpeg",
-        _ => "image/webp",
-    }
 }
 
 /// Runs `f` under the request time-out (waiting, reading and stylizing all count).

@@ -11,8 +11,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::api::Shared;
 use super::error::ApiError;
+use super::state::Shared;
 
 /// The middleware: one `Host`, a loopback one with the bound port when the server listens on
 /// loopback, an absolute-form target naming that same host, and an `Origin`, when present,

@@ -6,8 +6,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::api::Shared;
 use super::error::ApiError;
+use super::state::Shared;
 
 /// A request that declares a body over the upload limit (`--max-upload`) is answered 413 at once, before any of
 /// it is read (the body limit alone would wait for bytes that may never come).

@@ -26,6 +26,7 @@ mod look_spec;
 mod metrics;
 mod page;
 mod pool;
+mod state;
 mod webcam;
 
 use std::net::SocketAddr;
@@ -88,7 +89,7 @@ pub struct Server {
     /// Taken by [`Server::serve`].
     listener: Option<tokio::net::TcpListener>,
     address: SocketAddr,
-    state: api::Shared,
+    state: state::Shared,
     idle: Duration,
     max_connections: usize,
     runtime: tokio::runtime::Runtime,
@@ -144,7 +145,7 @@ impl Server {
             },
             Arc::clone(&metrics),
         )?;
-        let state = Arc::new(api::AppState {
+        let state = Arc::new(state::AppState {
             pool,
             metrics,
             token: config.token,

@@ -20,11 +20,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::api::Shared;
 use super::error::ApiError;
 use super::frames::Frame;
 use super::look_spec::{LookFields, LookSpec};
 use super::pool::{Done, FrameJob, Work};
+use super::state::Shared;
 use crate::look::values;
 
 /// Frames between two computations of the picture's own style (strength below 1).
