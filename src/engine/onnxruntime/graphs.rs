@@ -29,17 +29,20 @@ impl Sessions {
         }
     }
 
-    /// The session of `graph`, built if it is not yet.
-    fn get(&mut self, graph: &Graph) -> Result<&mut Session, EngineError> {
+    /// The session of `graph`, built if it is not yet; a new one is checked to have `io`'s
+    /// inputs and output.
+    fn get(
+        &mut self,
+        graph: &Graph,
+        io: Option<(&[&str], &str)>,
+    ) -> Result<&mut Session, EngineError> {
         if !self.sessions.contains_key(graph.key) {
             let model = (graph.model)();
-            let s = session(
-                &model,
-                self.threads,
-                self.device,
-                self.precision,
-                graph.role,
-            )?;
+            let (threads, device, precision) = (self.threads, self.device, self.precision);
+            let s = session(&model, threads, device, precision, graph.role)?;
+            if let Some((inputs, output)) = io {
+                check_io(&s, &model, inputs, output)?;
+            }
             self.sessions.insert(graph.key.to_string(), s);
         }
         Ok(self.sessions.get_mut(graph.key).expect("built above"))
@@ -48,20 +51,7 @@ impl Sessions {
 
 impl Graphs for Sessions {
     fn load(&mut self, graph: &Graph, inputs: &[&str], output: &str) -> Result<(), EngineError> {
-        if self.sessions.contains_key(graph.key) {
-            return Ok(());
-        }
-        let model = (graph.model)();
-        let s = session(
-            &model,
-            self.threads,
-            self.device,
-            self.precision,
-            graph.role,
-        )?;
-        check_io(&s, &model, inputs, output)?;
-        self.sessions.insert(graph.key.to_string(), s);
-        Ok(())
+        self.get(graph, Some((inputs, output))).map(|_| ())
     }
 
     fn run(
@@ -71,7 +61,7 @@ impl Graphs for Sessions {
         outputs: &[&str],
         take: &mut Take,
     ) -> Result<(), EngineError> {
-        let session = self.get(graph)?;
+        let session = self.get(graph, None)?;
         let mut feed: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
         for (input, value) in inputs {
             let value: SessionInputValue = match value {
