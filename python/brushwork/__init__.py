@@ -1,0 +1,595 @@
+"""brushwork: arbitrary neural style transfer. Any painting styles any photo, at its own
+resolution.
+
+    >>> import brushwork
+    >>> stylizer = brushwork.Stylizer()
+    >>> out = stylizer.stylize(photo, "towers")                 # a built-in style
+    >>> out = stylizer.stylize(photo, "monet.jpg", strength=0.7)  # any painting
+    >>> out = stylizer.stylize(photo, preset=7)                   # one of the 26 presets
+
+Pictures are NumPy arrays (height x width x 3 or 4, uint8), PIL images or file paths; results
+are NumPy arrays (height x width x 3, uint8), the same pixels ``brushwork stylize`` writes for
+the same arguments on the same device.
+
+Errors are ``brushwork.Error``: ``InputError`` (also a ``ValueError``) for what the caller can
+fix, ``EngineError`` (also a ``RuntimeError``) for the machine's or installation's problems,
+with the command line's messages.
+"""
+
+import os
+
+# ONNX Runtime reads its telemetry switch when its environment is created (the command line
+# sets it first thing too): before the compiled module can start it.
+for _name in ("ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED"):
+    os.environ.setdefault(_name, "1")
+
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from . import _native  # noqa: E402
+from ._errors import EngineError, Error, InputError  # noqa: E402
+
+__all__ = [
+    "Stylizer",
+    "Style",
+    "Timing",
+    "Error",
+    "InputError",
+    "EngineError",
+    "builtin_styles",
+    "EMBEDDING_DIM",
+    "NUM_PRESETS",
+    "MIN_CONTENT_SIDE",
+]
+__version__: str = _native.VERSION
+
+#: How many numbers a style vector has.
+EMBEDDING_DIM: int = _native.EMBEDDING_DIM
+#: How many presets the multi-style network has (0 to 25).
+NUM_PRESETS: int = _native.NUM_PRESETS
+#: The smallest side of a picture, in pixels.
+MIN_CONTENT_SIDE: int = _native.MIN_CONTENT_SIDE
+
+_SUFFIX = ".style.json"
+
+# A picture: a NumPy array (H x W x 3 or 4, uint8), a PIL image, or a file path.
+Picture = Any
+# One style: a painting (picture or path), a style file path, a built-in name or a Style.
+StyleLike = Union["Style", str, "os.PathLike[str]", Any]
+
+
+class Timing(NamedTuple):
+    """How long the calling thread's last ``stylize`` or ``embed`` took, in seconds."""
+
+    seconds: float
+    """The whole call, as Python saw it."""
+    library_seconds: float
+    """The part spent in the brushwork library (styles, decoding, painting)."""
+
+    @property
+    def overhead_seconds(self) -> float:
+        """What the binding added: converting, copying, waiting for a free worker."""
+        return self.seconds - self.library_seconds
+
+
+def builtin_styles() -> List[str]:
+    """The built-in styles' names (``brushwork styles`` lists them with their credits)."""
+    return list(_native.builtin_names())
+
+
+class Style:
+    """A style: a point in the 100-number style space that the style network maps paintings
+    to. Blending styles blends their vectors.
+
+    Make one with ``Stylizer.embed(painting)``, ``Style.load(path)`` (a ``NAME.style.json``
+    file from ``brushwork embed``), ``Style.builtin(name)`` or ``Style.blend([...])``; use it
+    anywhere a style is accepted (it skips the style network).
+
+    Attributes:
+        vector: the 100 numbers (read-only NumPy float32 array).
+        name: the style's name, recorded in its file (a plain file name).
+        source: the painting's file name, where known.
+    """
+
+    __slots__ = ("_vector", "_raw", "_name", "_source")
+
+    def __init__(self, vector: Any, name: str = "style", source: str = "") -> None:
+        try:
+            v = np.array(vector, dtype="<f4")
+        except (TypeError, ValueError):
+            raise InputError("a style vector is 100 numbers") from None
+        if v.shape != (EMBEDDING_DIM,):
+            raise InputError(
+                f"a style vector has {EMBEDDING_DIM} numbers, not shape {v.shape}"
+            )
+        if not np.all(np.isfinite(v)):
+            raise InputError("a style vector's numbers must be finite")
+        _check_name(name)
+        v.flags.writeable = False
+        self._vector = v
+        self._raw = v.tobytes()
+        self._name = str(name)
+        self._source = str(source)
+
+    @property
+    def vector(self) -> np.ndarray:
+        """The 100 numbers (float32, read-only)."""
+        return self._vector
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def save(self, path: "Union[str, os.PathLike[str]]") -> str:
+        """Writes the style file that ``brushwork embed PAINTING -o PATH`` writes (the same
+        bytes): PATH is a ``NAME.style.json`` file, or an existing directory that gets
+        ``<name>.style.json``. Written atomically; returns the file's path."""
+        target = os.fspath(path)
+        if os.path.isdir(target):
+            target = os.path.join(target, self._name + _SUFFIX)
+        elif not target.endswith(_SUFFIX):
+            raise InputError(f"{target}: a style file name must end in {_SUFFIX}")
+        _native.write_style(target, self._name, self._source, self._raw)
+        return target
+
+    @classmethod
+    def load(cls, path: "Union[str, os.PathLike[str]]") -> "Style":
+        """Reads a style file (``brushwork embed``'s), checked as ``--style FILE`` checks it:
+        its format, its 100 numbers and the style model that made them."""
+        raw, name, source = _native.read_style(os.fspath(path))
+        return cls._of(raw, name, source)
+
+    @classmethod
+    def builtin(cls, name: str) -> "Style":
+        """A built-in style by name (see ``brushwork.builtin_styles()``)."""
+        raw, file_name, source, _credit = _native.builtin_style(name)
+        return cls._of(raw, file_name, source)
+
+    @classmethod
+    def blend(
+        cls, styles: Sequence["Style"], weights: Optional[Sequence[float]] = None
+    ) -> "Style":
+        """The convex combination of ``styles``: ``weights`` (one per style, 0 or more, not
+        all 0; default equal) are normalized to sum to 1, exactly as
+        ``--style A --style B --weights W,W`` blends."""
+        styles = list(styles)
+        for s in styles:
+            if not isinstance(s, Style):
+                raise InputError(
+                    f"Style.blend takes Style objects, not {type(s).__name__}"
+                )
+        w = _weights(weights) if weights is not None else [1.0] * len(styles)
+        raw = _native.blend_styles([s._raw for s in styles], w)
+        name = "+".join(s.name for s in styles)
+        if _native.style_name_problem(name) is not None:
+            name = "blend"
+        return cls._of(raw, name, "")
+
+    @classmethod
+    def _of(cls, raw: bytes, name: str, source: str) -> "Style":
+        style = cls.__new__(cls)
+        v = np.frombuffer(raw, dtype="<f4")
+        style._vector = v  # frombuffer over bytes: read-only already
+        style._raw = raw
+        style._name = name
+        style._source = source
+        return style
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Style):
+            return NotImplemented
+        return self._raw == other._raw and self._name == other._name
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Style(name={self._name!r}, source={self._source!r})"
+
+
+class Stylizer:
+    """Repaints pictures in the style of a painting, at full resolution.
+
+    Stylizer(device="auto", precision="auto", threads=None, memory_budget=None, *,
+             workers=1, tile_size=256)
+
+    Starting one loads ONNX Runtime (fetched once from PyPI into ~/.cache/brushwork on first
+    use) and the networks; keep it and call ``stylize`` and ``embed`` as often as needed.
+
+    device
+        Where the networks run: "auto" (the fastest that starts: tensorrt, cuda, then
+        openvino where the CPU has AVX-512 BF16 or AMX, then cpu), "cpu" (ONNX Runtime),
+        "openvino" (OpenVINO on the CPU, fetched once from PyPI), "cuda", "cuda:N",
+        "tensorrt" or "tensorrt:N" (GPU providers need a build with those cargo features
+        and ONNX Runtime's GPU library). Pass "cpu" to get exactly the pixels of
+        ``brushwork stylize --device cpu``.
+
+    precision
+        The transformation network's variant: "auto" (bf16 on openvino where the CPU has it,
+        fp32 on the CPU, fp16 on a GPU), "int8" (the published model, every activation
+        rounded to 8 bits), "fp32" or "fp16" (float graphs of the same weights), "bf16" (the
+        fp32 graph computed in bfloat16; openvino only).
+
+    threads
+        Threads per inference, at most 4 per CPU core; by default ONNX Runtime uses one per
+        physical core. With several workers, threads * workers near the core count is best.
+
+    memory_budget
+        Pictures whose untiled run would need more memory than this run in tiles, with the
+        whole picture's statistics (same result, bounded memory): bytes as an int, or a
+        size such as "1GiB", "800MB", "2.5GiB" (KB, MB, GB are powers of 1000; KiB, MiB,
+        GiB and K, M, G of 1024); at least 96MiB. Default: 1GiB (4GiB on a GPU), exceeded
+        rather than refused by a picture that cannot fit it even in tiles; a budget given
+        here is kept, and such a picture is refused.
+
+    workers
+        How many pictures this Stylizer paints at once (default 1). A Stylizer may be shared
+        between threads: each call takes a free worker (a library stylizer with its own
+        networks and buffers), starts one while fewer than ``workers`` exist, or else waits
+        for one. With workers=N, N threads paint in parallel (the GIL is released while a
+        picture is painted or a painting embedded); with workers=1 calls take turns safely.
+        Every worker runs on the device and precision the first one settled on.
+
+    tile_size
+        The side of a tile, in pixels, for pictures that run in tiles (a multiple of 4, from
+        64 to 8192).
+
+    Attributes: ``device``, ``precision`` and ``engine`` say what "auto" resolved to;
+    ``last_timing`` how long the calling thread's last call took.
+
+    Raises ``InputError`` for a bad option, ``EngineError`` when the engine cannot start.
+    """
+
+    def __init__(
+        self,
+        device: str = "auto",
+        precision: str = "auto",
+        threads: Optional[int] = None,
+        memory_budget: Union[int, str, None] = None,
+        *,
+        workers: int = 1,
+        tile_size: int = _native.DEFAULT_TILE_SIDE,
+    ) -> None:
+        if not isinstance(device, str):
+            raise InputError(f"device: {device!r} is not a device name")
+        if not isinstance(precision, str):
+            raise InputError(f"precision: {precision!r} is not a precision name")
+        threads = _threads(threads)
+        budget = _memory_budget(memory_budget)
+        workers = _int_in("workers", workers, 1, 1024)
+        tile_size = _int_in("tile_size", tile_size, 64, 8192)
+        if tile_size % 4:
+            raise InputError(
+                f"tile_size: {tile_size}: a tile side is a multiple of 4 from 64 to 8192 pixels"
+            )
+        self._engine = _native.Engine(
+            device, precision, threads, budget, tile_size, workers
+        )
+        self._local = threading.local()
+
+    @property
+    def device(self) -> str:
+        """The device the transformation network runs on ("cpu", "openvino", "cuda:0"...)."""
+        return self._engine.device
+
+    @property
+    def precision(self) -> str:
+        """The transformation network's variant ("fp32", "int8", "bf16", "fp16")."""
+        return self._engine.precision
+
+    @property
+    def engine(self) -> str:
+        """The engine and its version, e.g. "ONNX Runtime 1.31.1"."""
+        return self._engine.engine
+
+    @property
+    def workers(self) -> int:
+        """The most pictures painted at once."""
+        return self._engine.workers
+
+    @property
+    def last_timing(self) -> Optional[Timing]:
+        """How long this thread's last ``stylize`` or ``embed`` took (None before one)."""
+        return getattr(self._local, "timing", None)
+
+    def stylize(
+        self,
+        image: Picture,
+        style: Union[StyleLike, Sequence[StyleLike], None] = None,
+        *,
+        preset: Union[int, str, Sequence[Union[int, str]], None] = None,
+        weights: Optional[Sequence[float]] = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+    ) -> np.ndarray:
+        """Repaints ``image`` in a style, at its own size; returns a new height x width x 3
+        uint8 array. The arguments are ``brushwork stylize``'s.
+
+        image
+            A NumPy array (height x width x 3 RGB or x 4 RGBA, uint8), a PIL image (other
+            modes are converted to RGB or RGBA; EXIF orientation is not applied) or a file
+            path (read as the command line reads it: EXIF orientation applied). Transparency
+            is flattened onto white. Both sides at least 16 pixels.
+
+        style
+            A painting (array, PIL image or path; any size, center-cropped to a square and
+            resized to 256x256), a style file path (NAME.style.json, from ``brushwork
+            embed`` or ``Style.save``), a built-in style name (``brushwork.builtin_styles()``)
+            or a ``Style``; or a list of them, to blend (see ``weights``). At most 9.
+
+        preset
+            Instead of ``style``: the 26-style network's presets. N (0 to 25) or a mix such
+            as "3:0.5,12:0.5"; or a list of them, to blend. (``--preset``.)
+
+        weights
+            Blend weights, one per style (or preset); 0 or more, not all 0, normalized to sum
+            to 1. Default: equal weights.
+
+        strength
+            How much style, 0 to 1: 1 is the style, 0 is the picture's own style (it comes
+            back close to itself); in between interpolates the two embeddings. With presets,
+            which have no embedding, it blends the stylized pixels with the picture's.
+
+        preserve_color
+            Keep the picture's colours and take only the stylized brightness (a YCbCr swap).
+
+        Raises ``InputError`` (a ``ValueError``) for anything the caller can fix,
+        ``EngineError`` (a ``RuntimeError``) for the machine's problems.
+        """
+        started = time.perf_counter()
+        items, keep = _style_items(style)
+        presets = _presets(preset)
+        w = None if weights is None else _weights(weights)
+        s = _number("strength", strength)
+        picture, keep_image = _picture(image, "image")
+        buf, width, height, library = self._engine.stylize(
+            picture, items, presets, w, s, bool(preserve_color)
+        )
+        del keep, keep_image
+        out = np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+        self._local.timing = Timing(time.perf_counter() - started, library)
+        return out
+
+    def embed(self, painting: Picture, *, name: Optional[str] = None) -> Style:
+        """The style of a painting, as ``brushwork embed`` computes it. The painting (array,
+        PIL image or path) is center-cropped to a square and resized to 256x256 first.
+
+        ``name`` is recorded in the style's file; default: the painting's file stem (as
+        ``brushwork embed`` names it), or "style" for an array.
+        """
+        started = time.perf_counter()
+        source = ""
+        stem = "style"
+        path = _path_of(painting)
+        if path is not None:
+            source = os.path.basename(path)
+            stem = _stem(source)
+        if name is None:
+            name = stem
+        _check_name(name)
+        picture, keep = _picture(painting, "painting")
+        raw, library = self._engine.embed(picture)
+        del keep
+        style = Style._of(raw, name, source)
+        self._local.timing = Timing(time.perf_counter() - started, library)
+        return style
+
+    def __repr__(self) -> str:
+        return (
+            f"Stylizer(device={self.device!r}, precision={self.precision!r}, "
+            f"engine={self.engine!r}, workers={self.workers})"
+        )
+
+
+# --- conversions -----------------------------------------------------------------------------
+
+
+def _pil_image_class() -> Optional[type]:
+    """PIL's Image class when PIL is loaded (a PIL image cannot exist otherwise)."""
+    module = sys.modules.get("PIL.Image")
+    return getattr(module, "Image", None) if module is not None else None
+
+
+def _path_of(obj: Any) -> Optional[str]:
+    """The file a picture comes from: a path, or a PIL image opened from a file."""
+    if isinstance(obj, (str, os.PathLike)):
+        p = os.fspath(obj)
+        return p if isinstance(p, str) else None
+    cls = _pil_image_class()
+    if cls is not None and isinstance(obj, cls):
+        name = getattr(obj, "filename", "")
+        return name if isinstance(name, str) and name else None
+    return None
+
+
+def _stem(file_name: str) -> str:
+    """The file stem as Rust's ``Path::file_stem`` gives it (``a.b.jpg`` -> ``a.b``)."""
+    if file_name.startswith(".") and file_name.count(".") == 1:
+        return file_name
+    stem, dot, _ext = file_name.rpartition(".")
+    return stem if dot and stem else file_name
+
+
+def _picture(obj: Any, what: str) -> Tuple[tuple, Any]:
+    """The compiled module's form of a picture, and what must stay alive during the call."""
+    if isinstance(obj, (str, os.PathLike)):
+        return ("path", os.fspath(obj)), None
+    cls = _pil_image_class()
+    if cls is not None and isinstance(obj, cls):
+        if obj.mode not in ("RGB", "RGBA"):
+            alpha = "A" in obj.mode or (
+                obj.mode == "P" and "transparency" in obj.info
+            )
+            obj = obj.convert("RGBA" if alpha else "RGB")
+        arr = np.asarray(obj)
+    elif isinstance(obj, np.ndarray):
+        arr = obj
+    else:
+        raise InputError(
+            f"{what}: a {type(obj).__name__} is not a picture; give a NumPy array "
+            "(height x width x 3 or 4, uint8), a PIL image or a file path"
+        )
+    if arr.dtype != np.uint8:
+        raise InputError(
+            f"{what}: the array's dtype is {arr.dtype}; brushwork takes uint8 (0 to 255)"
+        )
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InputError(
+            f"{what}: the array's shape is {arr.shape}; brushwork takes "
+            "height x width x 3 (RGB) or height x width x 4 (RGBA)"
+        )
+    arr = np.ascontiguousarray(arr)
+    height, width, channels = arr.shape
+    # The compiled module copies the pixels from this address while the GIL is held; `arr`
+    # is returned so that the caller keeps it alive until the call is over.
+    address = arr.__array_interface__["data"][0]
+    return ("pixels", address, arr.nbytes, width, height, channels), arr
+
+
+def _style_items(style: Any) -> Tuple[list, list]:
+    if style is None:
+        return [], []
+    entries = list(style) if isinstance(style, (list, tuple)) else [style]
+    items, keep = [], []
+    for s in entries:
+        if isinstance(s, Style):
+            items.append(("vector", s._raw))
+        elif isinstance(s, (str, os.PathLike)):
+            spec = os.fspath(s)
+            if not isinstance(spec, str):
+                raise InputError(f"style: {spec!r}: give paths as str")
+            items.append(("spec", spec))
+        else:
+            item, k = _picture(s, "style")
+            items.append(item)
+            keep.append(k)
+    return items, keep
+
+
+def _presets(preset: Any) -> List[str]:
+    if preset is None:
+        return []
+    entries = list(preset) if isinstance(preset, (list, tuple)) else [preset]
+    specs = []
+    for p in entries:
+        if isinstance(p, bool) or not isinstance(p, (int, str)):
+            raise InputError(
+                f"preset: {p!r}: give N (0 to 25) or a mix such as '3:0.5,12:0.5'"
+            )
+        specs.append(str(p))
+    return specs
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: '{value}' is not a number") from None
+
+
+def _weights(weights: Any) -> List[float]:
+    if isinstance(weights, (int, float)) and not isinstance(weights, bool):
+        return [float(weights)]
+    if isinstance(weights, (str, bytes)):
+        raise InputError("weights: give a list of numbers, one per style")
+    return [_number("weights", w) for w in weights]
+
+
+def _int_in(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name}: {value!r} is not a whole number")
+    if not lo <= value <= hi:
+        raise InputError(f"{name}: {value} is outside {lo}..{hi}")
+    return value
+
+
+def _threads(threads: Optional[int]) -> Optional[int]:
+    if threads is None:
+        return None
+    n = _int_in("threads", threads, 1, 1024)
+    try:
+        cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if n > 4 * cores:
+        raise InputError(
+            f"threads {n}: this machine has {cores} CPU threads; use at most {4 * cores}"
+        )
+    return n
+
+
+_UNITS = {
+    "b": 1.0,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "kib": 1024.0,
+    "k": 1024.0,
+    "mib": 1024.0**2,
+    "m": 1024.0**2,
+    "gib": 1024.0**3,
+    "g": 1024.0**3,
+}
+
+
+def _memory_budget(budget: Union[int, str, None]) -> Optional[int]:
+    """Bytes, or a size with its unit as ``--memory-budget`` takes it."""
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, str)):
+        raise InputError(
+            f"memory_budget: {budget!r}: give bytes as an int, or a size such as '1GiB'"
+        )
+    if isinstance(budget, int):
+        text, n = f"{budget}B", budget
+        if not 1 <= n <= 1 << 50:
+            raise InputError(f"memory_budget: '{text}' is out of range")
+    else:
+        text = budget
+        t = budget.strip()
+        split = len(t)
+        for i, c in enumerate(t):
+            if not (c.isdigit() or c == "."):
+                split = i
+                break
+        number, unit = t[:split], t[split:].strip().lower()
+        try:
+            value = float(number)
+        except ValueError:
+            raise InputError(
+                f"memory_budget: '{text}' is not a size; write it as 1GiB, 800MB or 2.5GiB (with a dot)"
+            ) from None
+        if unit == "":
+            raise InputError(
+                f"memory_budget: '{text}' has no unit; write it as 1GiB, 800MB or 2.5GiB"
+            )
+        if unit not in _UNITS:
+            raise InputError(
+                f"memory_budget: '{text}': unknown unit; use B, KB, MB, GB, KiB, MiB or GiB"
+            )
+        size = value * _UNITS[unit]
+        if not 1.0 <= size <= float(1 << 50):
+            raise InputError(f"memory_budget: '{text}' is out of range")
+        n = int(size)
+    if n < _native.MIN_MEMORY_BUDGET:
+        raise InputError(
+            f"memory_budget: '{text}': give at least {_native.MIN_MEMORY_BUDGET >> 20}MiB "
+            "(brushwork itself needs about 64MiB, and the smallest photos the rest)"
+        )
+    return n
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str):
+        raise InputError(f"name: {name!r} is not a str")
+    problem = _native.style_name_problem(name)
+    if problem is not None:
+        shown = repr(name[:60]) + ("..." if len(name) > 60 else "")
+        raise InputError(f"name {shown}: {problem}")
