@@ -226,6 +226,10 @@ impl Picture {
 
 /// One style of a look: a `--style` spec (painting file, style file, built-in name), a painting
 /// in memory, or a known embedding.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "at most 9 per call, built once; an embedding is 400 bytes"
+)]
 enum StyleItem {
     Source(StyleSource),
     Painting(Picture),
