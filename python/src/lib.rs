@@ -474,6 +474,16 @@ impl Engine {
         })?;
         Ok((bytes_of(py, &embedding), seconds))
     }
+
+    /// For the tests: a panic on a worker, which must come back as `EngineError` and leave
+    /// the pool usable (the worker is dropped; a new one starts on the next call).
+    fn _panic_on_a_worker(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            self.pool
+                .run(|_| -> Result<(), Failure> { panic!("a panic the tests asked for") })
+        })?;
+        Ok(())
+    }
 }
 
 /// A library stylizer, started as `brushwork stylize` starts one.

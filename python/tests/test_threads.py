@@ -45,9 +45,9 @@ def test_threads_paint_what_one_call_at_a_time_paints(workers):
             assert_same(got, want[i])
 
 
-def test_the_gil_is_released_while_a_picture_is_painted(stylizer):
-    photo = read_png(DATA / "content_500x560.png")
-    stylizer.stylize(photo, "towers")  # warm
+def spin_while(call):
+    """How far a Python thread counts while `call` runs, against how far it counts in that
+    time alone (the counting rate is measured first): near 0 when `call` holds the GIL."""
     count = 0
     stop = threading.Event()
 
@@ -59,17 +59,41 @@ def test_the_gil_is_released_while_a_picture_is_painted(stylizer):
     spinner = threading.Thread(target=spin)
     spinner.start()
     try:
-        time.sleep(0.05)
-        before = count
-        started = time.perf_counter()
-        stylizer.stylize(photo, "towers")
-        during = count - before
+        time.sleep(0.1)
+        before, started = count, time.perf_counter()
+        time.sleep(0.2)
+        rate = (count - before) / (time.perf_counter() - started)
+        before, started = count, time.perf_counter()
+        call()
         seconds = time.perf_counter() - started
+        during = count - before
     finally:
         stop.set()
         spinner.join()
-    # With the GIL held for the whole call the spinner could not count at all meanwhile.
-    assert during > 1000, f"{during} counts in {seconds:.2f} s: the GIL was held"
+    return during / (rate * seconds), seconds
+
+
+def test_the_gil_is_released_while_a_picture_is_painted():
+    # One inference thread: the other core is the spinner's when the GIL lets it run.
+    stylizer = brushwork.Stylizer(device="cpu", threads=1)
+    photo = read_png(DATA / "content_500x560.png")
+    stylizer.stylize(photo, "towers")  # warm
+    share, seconds = spin_while(lambda: stylizer.stylize(photo, "towers"))
+    # Held, the spinner would get a switch interval (5 ms) or two of a call this long.
+    assert seconds > 0.1
+    assert share > 0.3, f"the spinner ran {share:.0%} of a {seconds:.2f} s call: the GIL was held"
+    painting = read_png(DATA / "style_towers_256.png")
+    share, seconds = spin_while(lambda: [stylizer.embed(painting) for _ in range(10)])
+    assert share > 0.3, f"the spinner ran {share:.0%} of {seconds:.2f} s of embedding"
+
+
+def test_a_panic_is_an_engine_error_and_the_pool_carries_on():
+    stylizer = brushwork.Stylizer(device="cpu", workers=1)
+    photo = read_png(DATA / "content_333x250.png")
+    want = stylizer.stylize(photo, "towers")
+    with pytest.raises(brushwork.EngineError, match="internal error in brushwork"):
+        stylizer._engine._panic_on_a_worker()
+    assert_same(stylizer.stylize(photo, "towers"), want)
 
 
 def test_more_workers_take_less_wall_time():
