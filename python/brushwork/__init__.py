@@ -197,9 +197,6 @@ class Style:
 class Stylizer:
     """Repaints pictures in the style of a painting, at full resolution.
 
-    Stylizer(device="auto", precision="auto", threads=None, memory_budget=None, *,
-             workers=1, tile_size=256)
-
     Starting one loads ONNX Runtime (fetched once from PyPI into ~/.cache/brushwork on first
     use) and the networks; keep it and call ``stylize`` and ``embed`` as often as needed.
 
@@ -207,9 +204,10 @@ class Stylizer:
         Where the networks run: "auto" (the fastest that starts: tensorrt, cuda, then
         openvino where the CPU has AVX-512 BF16 or AMX, then cpu), "cpu" (ONNX Runtime),
         "openvino" (OpenVINO on the CPU, fetched once from PyPI), "cuda", "cuda:N",
-        "tensorrt" or "tensorrt:N" (GPU providers need a build with those cargo features
-        and ONNX Runtime's GPU library). Pass "cpu" to get exactly the pixels of
-        ``brushwork stylize --device cpu``.
+        "tensorrt" or "tensorrt:N" (GPU providers need the package built with
+        MATURIN_PEP517_ARGS="--features cuda" or "--features tensorrt", and ONNX Runtime's
+        GPU library). Pass "cpu" to get exactly the pixels of ``brushwork stylize --device
+        cpu``.
 
     precision
         The transformation network's variant: "auto" (bf16 on openvino where the CPU has it,
