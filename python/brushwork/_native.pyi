@@ -11,8 +11,7 @@ NUM_PRESETS: int
 MAX_PALETTE: int
 VERSION: str
 
-# ("path", PATH) or ("pixels", ADDRESS, NBYTES, WIDTH, HEIGHT, CHANNELS): the address of a
-# C-contiguous uint8 array that the caller keeps alive during the call.
+# ("path", PATH) or ("pixels", BYTES, WIDTH, HEIGHT, CHANNELS): rows of 8-bit RGB or RGBA.
 _Picture = tuple
 # ("spec", TEXT), ("vector", 400 BYTES) or a _Picture (a painting to embed).
 _StyleItem = tuple

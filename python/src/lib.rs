@@ -150,38 +150,30 @@ enum Picture {
 }
 
 impl Picture {
-    /// `("path", PATH)` or `("pixels", ADDRESS, NBYTES, WIDTH, HEIGHT, CHANNELS)`.
+    /// `("path", PATH)` or `("pixels", BYTES, WIDTH, HEIGHT, CHANNELS)`.
     fn extract(obj: &Bound<'_, PyAny>) -> PyResult<Picture> {
         let tag: String = obj.get_item(0)?.extract()?;
         match tag.as_str() {
             "path" => Ok(Picture::Path(obj.get_item(1)?.extract()?)),
             "pixels" => {
-                let (_, address, nbytes, width, height, channels): (
+                let (_, bytes, width, height, channels): (
                     String,
-                    usize,
-                    usize,
+                    Bound<'_, PyBytes>,
                     u32,
                     u32,
                     u8,
                 ) = obj.extract()?;
+                let data = bytes.as_bytes();
                 let expected = u64::from(width) * u64::from(height) * u64::from(channels);
-                if !matches!(channels, 3 | 4) || nbytes as u64 != expected {
+                if !matches!(channels, 3 | 4) || data.len() as u64 != expected {
                     return Err(Failure::engine(format!(
-                        "brushwork._native: {width}x{height}x{channels} pixels in {nbytes} bytes"
+                        "brushwork._native: {width}x{height}x{channels} pixels in {} bytes",
+                        data.len()
                     ))
                     .into());
                 }
-                let data = if nbytes == 0 {
-                    Vec::new()
-                } else {
-                    // SAFETY: brushwork/__init__.py passes the address and size of a
-                    // C-contiguous uint8 NumPy array that it holds a reference to for the whole
-                    // call; it is copied here, with the GIL held, so no Python code can free or
-                    // resize it meanwhile. (abi3 before Python 3.11 has no buffer protocol.)
-                    unsafe { std::slice::from_raw_parts(address as *const u8, nbytes) }.to_vec()
-                };
                 Ok(Picture::Pixels {
-                    data,
+                    data: data.to_vec(),
                     width,
                     height,
                     channels,
