@@ -229,6 +229,8 @@ class Painter:
                 status, message = "failed", str(e)
             except OSError as e:
                 status, message = "failed", f"{dst}: cannot write: {e.strerror or e}"
+            except Exception as e:  # an encoder's error: this picture's, not the run's
+                status, message = "failed", f"{src}: {type(e).__name__}: {e}"
             srcs.append(src)
             statuses.append(status)
             messages.append(message)
