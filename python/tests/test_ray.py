@@ -23,6 +23,9 @@ from conftest import CONTENT, assert_same, cli_error, read_png, strict
 
 N_PICTURES = 16
 RUN_TIMEOUT = 900  # seconds for one `python -m brushwork.ray` run (a stuck cluster, not speed)
+# The test cluster's token (Ray 2.5x+ authenticates its clients), for its nodes and drivers alike:
+# nothing is read from or written to ~/.ray. Older Rays ignore these variables.
+RAY_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(32).hex()}
 
 
 def ray_bin() -> Path:
@@ -46,7 +49,7 @@ def free_port() -> int:
 
 
 def run_ray_module(*args, env_extra=None):
-    env = dict(os.environ)
+    env = dict(os.environ, **RAY_ENV)
     env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "brushwork.ray", *map(str, args)],
@@ -63,14 +66,16 @@ def alive_nodes(address: str) -> int:
         "print(sum(1 for n in ray.nodes() if n['Alive']))" % address
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, **RAY_ENV),
     )
     return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else 0
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head and a second node on 127.0.0.1, one CPU and 100 MB of object store each; yields
+    """A head and a second node on this machine (Ray itself advertises the machine's address,
+    not 127.0.0.1, whatever --node-ip-address says), one CPU and 100 MB of object store each; yields
     the head's address. Each `ray start --block` runs in its own session and is stopped by
     process group, so only this cluster's processes are ended (`ray stop` would stop every Ray
     on the machine)."""
@@ -82,7 +87,6 @@ def cluster():
     common = [
         "--num-cpus=1",
         "--object-store-memory=100000000",
-        "--node-ip-address=127.0.0.1",
         "--disable-usage-stats",
         "--block",
     ]
@@ -96,6 +100,7 @@ def cluster():
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    env=dict(os.environ, **RAY_ENV),
                 )
             )
 
@@ -134,7 +139,7 @@ def stop_group(p: subprocess.Popen) -> None:
     except ProcessLookupError:
         return
     try:
-        p.wait(timeout=60)
+        p.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
     try:
