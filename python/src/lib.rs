@@ -8,276 +8,29 @@
 //! exceptions (`InputError` when the library says the user can fix it, `EngineError`
 //! otherwise) with the message the command line prints, and no panic reaches Python.
 
+mod failure;
+mod inputs;
 mod pool;
 
-use std::error::Error as StdError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use brushwork::images::{self, ImageError};
 use brushwork::look::values::{self, ValueError};
 use brushwork::look::{Look, Palette};
 use brushwork::models::{ModelSet, Precision};
-use brushwork::presets::PresetError;
-use brushwork::style::{BlendError, StyleEmbedding, EMBEDDING_DIM};
-use brushwork::style_file::{StyleFile, StyleFileError};
-use brushwork::style_source::{Builtin, StyleSource, StyleSourceError, BUILTINS};
-use brushwork::{Device, StylizeError, Stylizer, StylizerOptions};
-use image::{DynamicImage, RgbImage, RgbaImage};
+use brushwork::style::{StyleEmbedding, EMBEDDING_DIM};
+use brushwork::style_file::StyleFile;
+use brushwork::style_source::{Builtin, StyleSourceError, BUILTINS};
+use brushwork::{Device, Stylizer, StylizerOptions};
+use image::RgbImage;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
+use failure::Failure;
+use inputs::{bytes_of, embedding_of, Picture, StyleItem};
 use pool::Pool;
-
-/// An error on its way to Python: its one-line message (the command line's, after
-/// `brushwork: error: `) and whether the user can fix it.
-#[derive(Debug)]
-struct Failure {
-    user: bool,
-    message: String,
-}
-
-impl Failure {
-    fn user(message: impl Into<String>) -> Failure {
-        Failure {
-            user: true,
-            message: message.into(),
-        }
-    }
-
-    fn engine(message: impl Into<String>) -> Failure {
-        Failure {
-            user: false,
-            message: message.into(),
-        }
-    }
-
-    /// A library error, with its causes on one line, as the command line prints it.
-    fn of(err: &(dyn StdError + 'static), user: bool) -> Failure {
-        Failure {
-            user,
-            message: one_line(err),
-        }
-    }
-
-    /// The message behind `prefix: ` (the command line's context), once.
-    fn within(mut self, prefix: &str) -> Failure {
-        if !self.message.starts_with(prefix) {
-            self.message = format!("{prefix}: {}", self.message);
-        }
-        self
-    }
-
-    /// A panic caught on its way out: a bug of brushwork's, never the user's.
-    fn panic(payload: Box<dyn std::any::Any + Send>) -> Failure {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        Failure::engine(format!(
-            "internal error in brushwork (please report it): {what}"
-        ))
-    }
-}
-
-/// The error and its causes on one line, each cause once (the command line's `one_line`).
-fn one_line(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        let s = e.to_string().replace('\n', " ");
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cause = e.source();
-    }
-    parts.join(": ")
-}
-
-/// Each library error says whether it is the user's to fix; the command line's exit status 2
-/// is `InputError` here, its 1 `EngineError`.
-macro_rules! failure_from {
-    ($($t:ty => |$e:ident| $user:expr),* $(,)?) => {$(
-        impl From<$t> for Failure {
-            fn from($e: $t) -> Failure {
-                let user = $user;
-                Failure::of(&$e, user)
-            }
-        }
-    )*};
-}
-
-failure_from! {
-    StylizeError => |e| e.is_user_error(),
-    StyleSourceError => |e| e.is_user_error(),
-    ImageError => |e| e.is_user_error(),
-    StyleFileError => |_e| true,
-    BlendError => |_e| true,
-    PresetError => |_e| true,
-    ValueError => |_e| true,
-}
-
-impl From<Failure> for PyErr {
-    fn from(f: Failure) -> PyErr {
-        let class = if f.user { "InputError" } else { "EngineError" };
-        Python::attach(|py| {
-            match py
-                .import("brushwork._errors")
-                .and_then(|m| m.getattr(class))
-                .and_then(|c| c.call1((f.message.clone(),)))
-            {
-                Ok(exc) => PyErr::from_value(exc),
-                Err(e) => e,
-            }
-        })
-    }
-}
-
-/// A picture as `brushwork/__init__.py` hands it over.
-enum Picture {
-    /// A file, read as the command line reads it (EXIF orientation, alpha onto white).
-    Path(PathBuf),
-    /// Raw 8-bit RGB or RGBA, row by row.
-    Pixels {
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-        channels: u8,
-    },
-}
-
-impl Picture {
-    /// `("path", PATH)` or `("pixels", BYTES, WIDTH, HEIGHT, CHANNELS)`.
-    fn extract(obj: &Bound<'_, PyAny>) -> PyResult<Picture> {
-        let tag: String = obj.get_item(0)?.extract()?;
-        match tag.as_str() {
-            "path" => Ok(Picture::Path(obj.get_item(1)?.extract()?)),
-            "pixels" => {
-                let (_, bytes, width, height, channels): (
-                    String,
-                    Bound<'_, PyBytes>,
-                    u32,
-                    u32,
-                    u8,
-                ) = obj.extract()?;
-                let data = bytes.as_bytes();
-                let expected = u64::from(width) * u64::from(height) * u64::from(channels);
-                if !matches!(channels, 3 | 4) || data.len() as u64 != expected {
-                    return Err(Failure::engine(format!(
-                        "brushwork._native: {width}x{height}x{channels} pixels in {} bytes",
-                        data.len()
-                    ))
-                    .into());
-                }
-                Ok(Picture::Pixels {
-                    data: data.to_vec(),
-                    width,
-                    height,
-                    channels,
-                })
-            }
-            other => {
-                Err(Failure::engine(format!("brushwork._native: unknown picture '{other}'")).into())
-            }
-        }
-    }
-
-    /// The picture as 8-bit RGB; transparency is flattened onto white as the command line
-    /// does (`brushwork::images::to_rgb_on_white`).
-    fn into_rgb(self) -> Result<RgbImage, Failure> {
-        match self {
-            Picture::Path(p) => Ok(images::load_rgb(&p)?),
-            Picture::Pixels {
-                data,
-                width,
-                height,
-                channels: 3,
-            } => Ok(RgbImage::from_raw(width, height, data).expect("size checked")),
-            Picture::Pixels {
-                data,
-                width,
-                height,
-                ..
-            } => Ok(images::to_rgb_on_white(DynamicImage::ImageRgba8(
-                RgbaImage::from_raw(width, height, data).expect("size checked"),
-            ))),
-        }
-    }
-
-    /// The path, for the command line's `PATH: ` before a failure to paint it.
-    fn path(&self) -> Option<&Path> {
-        match self {
-            Picture::Path(p) => Some(p),
-            Picture::Pixels { .. } => None,
-        }
-    }
-}
-
-/// One style of a look: a `--style` spec (painting file, style file, built-in name), a painting
-/// in memory, or a known embedding.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "at most 9 per call, built once; an embedding is 400 bytes"
-)]
-enum StyleItem {
-    Source(StyleSource),
-    Painting(Picture),
-    Embedding(StyleEmbedding),
-}
-
-impl StyleItem {
-    /// `("spec", TEXT)`, `("vector", BYTES)` or a picture's tuple (see [`Picture::extract`]).
-    fn extract(obj: &Bound<'_, PyAny>) -> PyResult<StyleItem> {
-        let tag: String = obj.get_item(0)?.extract()?;
-        match tag.as_str() {
-            "spec" => {
-                let spec: String = obj.get_item(1)?.extract()?;
-                Ok(StyleItem::Source(
-                    StyleSource::parse(&spec).map_err(Failure::from)?,
-                ))
-            }
-            "vector" => {
-                let bytes = obj.get_item(1)?;
-                Ok(StyleItem::Embedding(embedding_of(
-                    bytes.cast::<PyBytes>()?.as_bytes(),
-                )?))
-            }
-            _ => Ok(StyleItem::Painting(Picture::extract(obj)?)),
-        }
-    }
-
-    fn resolve(self, stylizer: &mut Stylizer) -> Result<StyleEmbedding, Failure> {
-        Ok(match self {
-            StyleItem::Source(s) => s.resolve(stylizer)?,
-            StyleItem::Painting(p) => stylizer.embed(&p.into_rgb()?)?,
-            StyleItem::Embedding(e) => e,
-        })
-    }
-}
-
-/// 400 little-endian bytes as an embedding.
-fn embedding_of(bytes: &[u8]) -> Result<StyleEmbedding, Failure> {
-    if bytes.len() != EMBEDDING_DIM * 4 {
-        return Err(Failure::user(format!(
-            "a style vector has {EMBEDDING_DIM} numbers, not {}",
-            bytes.len() / 4
-        )));
-    }
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(StyleEmbedding::from_slice(&values).expect("length checked"))
-}
-
-/// An embedding as 400 little-endian bytes.
-fn bytes_of<'py>(py: Python<'py>, e: &StyleEmbedding) -> Bound<'py, PyBytes> {
-    let raw: Vec<u8> = e.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
-    PyBytes::new(py, &raw)
-}
 
 /// sha256 of the built-in style-prediction network: what style files record.
 fn predictor_sha256_of_embedded() -> &'static str {
