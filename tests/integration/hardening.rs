@@ -272,26 +272,10 @@ fn out_of_memory_is_one_clear_error() {
         assert!(!stderr(&out).contains(".cpp:"), "{}", stderr(&out));
         assert!(!dir.path().join("out.png").exists());
     }
-    // Under a tight limit a small photo either runs, or says memory ran short, without
-    // OpenVINO's source locations (it cannot start its threads there).
-    let photo = example("content/coast_guard_boat.jpg");
-    let out = under_address_limit(
-        400_000,
-        dir.path(),
-        &format!(
-            "stylize {} --style towers --max-size 64 -o small.png --device openvino",
-            photo.display()
-        ),
-    );
-    if !out.status.success() {
-        assert_fails_cleanly(&out, 2, "not enough memory to stylize this picture");
-        assert!(!stderr(&out).contains(".cpp:"), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("--device cpu needs less"),
-            "{}",
-            stderr(&out)
-        );
-    }
+    // Not tested: OpenVINO under a much tighter limit (400 MB). There glibc itself can abort
+    // while loading OpenVINO's libraries ("cannot allocate memory for thread-local data"),
+    // before brushwork runs any code that could report it; when it gets as far as a message,
+    // the source locations are stripped (engine/openvino/setup.rs has that unit test).
 }
 
 /// The exit-status rule for `--models`: anything wrong with the user's models directory is
