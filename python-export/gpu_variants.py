@@ -57,6 +57,21 @@ def dequantized(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def moments_by_reduce_mean(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Each instance norm's mean and variance as ReduceMean over H and W instead of
+    GlobalAveragePool. The same arithmetic, but cuDNN runs GlobalAveragePool as a pooling
+    kernel over the full plane (75 % of the CUDA provider's time at 1080p, 0.58 ms a node),
+    where ReduceMean is a fast reduction. The CPU providers run both alike: ONNX Runtime
+    within noise, OpenVINO bit for bit (its ONNX reader already turns the pool into ReduceMean)."""
+    model = copy.deepcopy(model)
+    for n in model.graph.node:
+        if n.op_type == "GlobalAveragePool":
+            n.op_type = "ReduceMean"
+            del n.attribute[:]
+            n.attribute.extend([helper.make_attribute("axes", [2, 3]), helper.make_attribute("keepdims", 1)])
+    return model
+
+
 def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     """Float initializers to half precision, except Resize's scales (float32 by the spec)."""
     model = copy.deepcopy(model)
@@ -130,7 +145,7 @@ def fp16_emulation(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def export_gpu_variants(exp_t: bytes) -> dict[str, bytes]:
     """style_transform_fp32.onnx and style_transform_fp16.onnx, with uint8 I/O."""
-    float_graph = dequantized(onnx.load_from_string(exp_t))
+    float_graph = moments_by_reduce_mean(dequantized(onnx.load_from_string(exp_t)))
     variants = {}
     for precision, model in (("fp32", with_u8_io(float_graph, half=False)),
                              ("fp16", with_u8_io(to_fp16(float_graph), half=True))):

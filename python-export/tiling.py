@@ -56,14 +56,15 @@ QUARTER = 4  # the network's stride: tiles are laid out on the 1/4-resolution gr
 
 def norms(model: onnx.ModelProto) -> list[dict]:
     """Each instance norm, in graph order: its input, its mean and variance tensors, channels.
-    The arbitrary network computes them with GlobalAveragePool (`.../moments/mean_prequant`),
-    the multi-style one with ReduceMean (`.../norm/ReduceMean_output_0`)."""
+    The arbitrary network computes them as `.../moments/mean_prequant` (GlobalAveragePool in the
+    published graph, ReduceMean in the float variants), the multi-style one with ReduceMean
+    (`.../norm/ReduceMean_output_0`)."""
     producer = {o: n for n in model.graph.node for o in n.output}
     inits = {i.name: i for i in model.graph.initializer}
     found = []
     for n in model.graph.node:
         out = n.output[0]
-        if n.op_type == "GlobalAveragePool" and out.endswith("moments/mean_prequant"):
+        if n.op_type in ("GlobalAveragePool", "ReduceMean") and out.endswith("moments/mean_prequant"):
             variance = out[: -len("mean_prequant")] + "variance_prequant"
         elif n.op_type == "ReduceMean" and out.endswith("/norm/ReduceMean_output_0"):
             variance = out[: -len("ReduceMean_output_0")] + "ReduceMean_1_output_0"
