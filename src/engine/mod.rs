@@ -6,7 +6,8 @@
 //!   sessions, and the transformation network with its I/O binding;
 //! - [`openvino`]: OpenVINO: finding or fetching it, the CPU features that decide its speed, the
 //!   transformation network compiled per frame size and the compiled-model cache;
-//! - [`wheel`]: the pinned PyPI wheels both engines' libraries come from.
+//! - [`wheel`]: the pinned PyPI wheels both engines' libraries come from;
+//! - [`stand_in`]: a stand-in that copies each frame, for measuring the pipeline alone.
 //!
 //! The interface (`interface`) is two traits, the tensors they take and give, and
 //! [`EngineError`]; this module starts them:
@@ -23,6 +24,7 @@ pub mod device;
 pub(crate) mod interface;
 pub mod onnxruntime;
 pub mod openvino;
+pub mod stand_in;
 pub mod wheel;
 
 pub use device::{Device, DeviceError};

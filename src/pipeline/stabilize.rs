@@ -81,13 +81,47 @@ impl Stabilizer {
 fn luma_small(img: &RgbImage, f: u32, out: &mut Vec<u8>) -> (usize, usize) {
     let (w, h) = ((img.width() / f) as usize, (img.height() / f) as usize);
     out.resize(w * h, 0);
-    for y in 0..h {
-        for x in 0..w {
-            let p = img.get_pixel(x as u32 * f, y as u32 * f);
-            out[y * w + x] = ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8;
+    let (f, row) = (f as usize, img.width() as usize * 3);
+    for (y, dst) in out.chunks_exact_mut(w.max(1)).enumerate().take(h) {
+        let src = &img.as_raw()[y * f * row..][..row];
+        for (d, p) in dst.iter_mut().zip(src.chunks_exact(3 * f)) {
+            *d = ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8;
         }
     }
     (w, h)
+}
+
+/// Sum of |a − b| over two rows of equal length.
+fn row_sad(a: &[u8], b: &[u8]) -> u64 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_add_epi64, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_sad_epu8,
+            _mm_setzero_si128, _mm_unpackhi_epi64,
+        };
+        let chunks = a.len() / 16;
+        // SAFETY: SSE2 is part of x86-64; each load reads 16 bytes inside `a` or `b`.
+        let head = unsafe {
+            let mut acc = _mm_setzero_si128();
+            for k in 0..chunks {
+                let x = _mm_loadu_si128(a.as_ptr().add(16 * k).cast::<__m128i>());
+                let y = _mm_loadu_si128(b.as_ptr().add(16 * k).cast::<__m128i>());
+                acc = _mm_add_epi64(acc, _mm_sad_epu8(x, y));
+            }
+            (_mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc))) as u64
+        };
+        head + sad_scalar(&a[16 * chunks..], &b[16 * chunks..])
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    sad_scalar(a, b)
+}
+
+fn sad_scalar(a: &[u8], b: &[u8]) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| u64::from(p.abs_diff(*q)))
+        .sum()
 }
 
 /// The integer shift `d` minimizing the mean |now(p) − before(p − d)|: where the scene moved
@@ -103,16 +137,15 @@ pub fn global_shift(
     let r = COARSE_RANGE;
     let mut best: (u64, i32, i32) = (u64::MAX, 0, 0);
     if w as i32 > 4 * r && h as i32 > 4 * r {
+        let (ru, span) = (r as usize, w - 2 * r as usize);
         for dy in -r..=r {
             for dx in -r..=r {
                 let mut sum = 0u64;
                 for y in r..h as i32 - r {
-                    let (row_b, row_a) = (y as usize * w, (y - dy) as usize * w);
-                    for x in r..w as i32 - r {
-                        let d = i32::from(b[row_b + x as usize])
-                            - i32::from(a[row_a + (x - dx) as usize]);
-                        sum += d.unsigned_abs() as u64;
-                    }
+                    let row_b = &b[y as usize * w + ru..][..span];
+                    let row_a = &a
+                        [((y - dy) as usize * w + ru).wrapping_add_signed(-dx as isize)..][..span];
+                    sum += row_sad(row_b, row_a);
                 }
                 // Ties keep the smaller shift: a still scene stays at (0, 0).
                 if sum < best.0
@@ -123,23 +156,21 @@ pub fn global_shift(
             }
         }
     }
-    // Refine at full resolution on a sparse grid.
+    // Refine at full resolution on every COARSE-th row.
     let (cx, cy) = (best.1 * COARSE as i32, best.2 * COARSE as i32);
     let (fw, fh) = (now.width() as i32, now.height() as i32);
     let margin = COARSE_RANGE * COARSE as i32 + FINE_RANGE;
     let mut fine = (u64::MAX, cx, cy);
     if fw > 2 * margin && fh > 2 * margin {
+        let (p, q) = (now.as_raw(), before.as_raw());
+        let span = (fw - 2 * margin) as usize * 3;
         for dy in cy - FINE_RANGE..=cy + FINE_RANGE {
             for dx in cx - FINE_RANGE..=cx + FINE_RANGE {
                 let mut sum = 0u64;
                 for y in (margin..fh - margin).step_by(COARSE as usize) {
-                    for x in (margin..fw - margin).step_by(COARSE as usize) {
-                        let p = now.get_pixel(x as u32, y as u32);
-                        let q = before.get_pixel((x - dx) as u32, (y - dy) as u32);
-                        for c in 0..3 {
-                            sum += (i32::from(p[c]) - i32::from(q[c])).unsigned_abs() as u64;
-                        }
-                    }
+                    let row_p = &p[((y * fw + margin) * 3) as usize..][..span];
+                    let row_q = &q[(((y - dy) * fw + margin - dx) * 3) as usize..][..span];
+                    sum += row_sad(row_p, row_q);
                 }
                 if sum < fine.0
                     || (sum == fine.0 && dx.abs() + dy.abs() < fine.1.abs() + fine.2.abs())
@@ -209,6 +240,19 @@ mod tests {
                 ((y * 11 + x / 3) % 255) as u8,
             ])
         })
+    }
+
+    #[test]
+    fn row_sad_is_the_sum_of_absolute_differences() {
+        let a: Vec<u8> = (0..100u32).map(|i| (i * 37 % 256) as u8).collect();
+        let b: Vec<u8> = (0..100u32).map(|i| (i * 91 % 256) as u8).collect();
+        for len in [0, 1, 15, 16, 17, 33, 100] {
+            assert_eq!(
+                row_sad(&a[..len], &b[..len]),
+                sad_scalar(&a[..len], &b[..len])
+            );
+        }
+        assert_eq!(row_sad(&[0; 40], &[255; 40]), 40 * 255);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Pattern {
     t: u32,
     rng: u32,
     scene: RgbImage,
+    /// Sensor-like noise, -3..=3, drawn once.
+    noise: Vec<i8>,
 }
 
 impl Pattern {
@@ -49,24 +51,45 @@ impl Pattern {
                 (200.0 - 120.0 * fx + stripes - ring / 2.0).clamp(0.0, 255.0) as u8,
             ])
         });
-        Pattern {
+        let mut pattern = Pattern {
             kind,
             width,
             height,
             t: 0,
             rng: 0x9e37_79b9,
             scene,
-        }
+            noise: Vec::new(),
+        };
+        pattern.noise = (0..NOISE_TABLE + NOISE_RUN)
+            .map(|_| (pattern.next_random() % 7) as i8 - 3)
+            .collect();
+        pattern
     }
 
-    fn noise(&mut self) -> i16 {
+    fn next_random(&mut self) -> u32 {
         // xorshift32: deterministic, no dependency
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 17;
         self.rng ^= self.rng << 5;
-        (self.rng % 7) as i16 - 3
+        self.rng
+    }
+
+    /// Adds noise of -3..=3 to every byte: runs of [`NOISE_RUN`] bytes read the noise table
+    /// from a random place, so that no two frames (and no two runs) share their noise.
+    fn add_noise(&mut self, frame: &mut [u8]) {
+        for run in frame.chunks_mut(NOISE_RUN) {
+            let at = self.next_random() as usize % NOISE_TABLE;
+            for (v, n) in run.iter_mut().zip(&self.noise[at..]) {
+                *v = v.saturating_add_signed(*n);
+            }
+        }
     }
 }
+
+/// Bytes that take their noise from one place of the table.
+const NOISE_RUN: usize = 4096;
+/// Distinct places in the noise table (which holds this many values plus a run).
+const NOISE_TABLE: usize = 1 << 16;
 
 impl FrameSource for Pattern {
     fn size(&self) -> (u32, u32) {
@@ -85,15 +108,13 @@ impl FrameSource for Pattern {
             PatternKind::Pan => (t / 2) % (self.scene.width() - w),
             _ => 0,
         };
-        for y in 0..h {
-            for x in 0..w {
-                frame.put_pixel(x, y, *self.scene.get_pixel(x + offset, y));
-            }
+        let (row, scene_row) = (w as usize * 3, self.scene.width() as usize * 3);
+        for (y, dst) in frame.as_mut().chunks_exact_mut(row).enumerate() {
+            let from = y * scene_row + offset as usize * 3;
+            dst.copy_from_slice(&self.scene.as_raw()[from..from + row]);
         }
         if matches!(self.kind, PatternKind::Still | PatternKind::Object) {
-            for v in frame.as_mut().iter_mut() {
-                *v = (i16::from(*v) + self.noise()).clamp(0, 255) as u8;
-            }
+            self.add_noise(frame);
         }
         match self.kind {
             PatternKind::Still | PatternKind::Pan => {}

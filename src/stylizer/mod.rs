@@ -165,6 +165,14 @@ impl Stylizer {
         })
     }
 
+    /// Replaces the transformation network with a stand-in that copies each frame
+    /// ([`engine::stand_in`]), to measure the work around the network; the style prediction
+    /// network stays. A copy needs no tiles, so every picture runs whole.
+    pub fn use_stand_in_network(&mut self) {
+        self.transform = Box::new(engine::stand_in::StandIn);
+        self.memory_budget = Some(u64::MAX);
+    }
+
     /// The device the transformation network runs on (what `Auto` resolved to).
     pub fn device(&self) -> Device {
         self.transform.device()

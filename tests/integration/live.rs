@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use brushwork::sources::{FrameSource, Pattern, PatternKind};
+
 use crate::util::*;
 
 fn live_json(args: &[&str]) -> serde_json::Value {
@@ -265,4 +267,81 @@ fn live_target_fps_runs_the_network_smaller() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(load(&rec.join("frame-000019.png")).dimensions(), (320, 240));
+}
+
+/// `--stand-in-network` runs the whole pipeline with a copy in place of the network: every
+/// recorded frame is the source frame itself, the look around it still applies (colours kept
+/// of a copy are the copy), and the summary says what the pipeline cost per frame.
+#[test]
+fn live_with_a_stand_in_network_shows_the_source_and_measures_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    let s = live_json(&[
+        "--style",
+        "towers",
+        "--preserve-color",
+        "--source",
+        "pattern",
+        "--size",
+        "320x240",
+        "--headless",
+        "--every-frame",
+        "--unpaced",
+        "--frames",
+        "12",
+        "--stand-in-network",
+        "--record",
+        frames.to_str().unwrap(),
+    ]);
+    assert_eq!(s["stylized"].as_u64(), Some(12), "{s}");
+    let cpu = s["cpu_ms_per_frame"].as_f64().unwrap_or(f64::NAN);
+    assert!(cpu > 0.0 && cpu.is_finite(), "{s}");
+    assert!(
+        s["flicker"].is_null(),
+        "a copy has no flicker to measure: {s}"
+    );
+    // The same frames from the pattern, through the network: they differ from the source.
+    let pattern = dir.path().join("pattern");
+    let out = Command::new(bin())
+        .args([
+            "live", "--style", "towers", "--source", "pattern", "--size", "320x240",
+        ])
+        .args([
+            "--headless",
+            "--every-frame",
+            "--unpaced",
+            "--frames",
+            "12",
+            "--device",
+            "cpu",
+        ])
+        .args(["--record", pattern.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The pattern's own frames, from the library.
+    let mut pattern_source = Pattern::new(PatternKind::Moving, 320, 240);
+    let sources: Vec<image::RgbImage> = (0..12)
+        .map(|_| {
+            let mut frame = image::RgbImage::new(320, 240);
+            assert!(pattern_source.next_frame(&mut frame).unwrap());
+            frame
+        })
+        .collect();
+    for k in [0, 5, 11] {
+        let name = format!("frame-{k:06}.png");
+        let copy = image::open(frames.join(&name)).unwrap().to_rgb8();
+        let painted = image::open(pattern.join(&name)).unwrap().to_rgb8();
+        let source = &sources[k];
+        assert_eq!(
+            copy.as_raw(),
+            source.as_raw(),
+            "{name}: the stand-in shows the source"
+        );
+        let moved = mean_abs_diff_per_channel(&painted, source)
+            .iter()
+            .sum::<f64>()
+            / 3.0;
+        assert!(moved > 10.0, "{name}: the network paints ({moved})");
+    }
 }

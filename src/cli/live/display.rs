@@ -36,7 +36,6 @@ pub(super) struct Display<'a> {
     /// The last frame shown, kept to redraw it when only the display changes (Space, a
     /// notice, a still picture).
     last_input: RgbImage,
-    last_output: RgbImage,
     /// What the status line said of the last frame: fps, inference ms, latency.
     last_timing: (f64, f32, f32),
     /// The scale the network ran at for the last frame, and frames per scale step.
@@ -46,8 +45,14 @@ pub(super) struct Display<'a> {
     notice: Option<(String, Instant)>,
     snapshots: PathBuf,
     verbose: bool,
-    canvas: RgbImage,
-    pixels: Vec<u32>,
+    /// The last output as the window's 0RGB pixels, its top rows under the status line.
+    shown: Vec<u32>,
+    /// The top [`STATUS_ROWS`] rows of `shown` as they came, before the status line.
+    shown_top: Vec<u32>,
+    /// The output and the input side by side (0RGB), made only while that is on.
+    side_by_side_pixels: Vec<u32>,
+    /// The status line's strip, in RGB, for the text drawing.
+    strip: RgbImage,
     latencies: Vec<f32>,
     infer: Vec<f32>,
     first_shown: Option<Instant>,
@@ -61,6 +66,9 @@ pub(super) struct Display<'a> {
 
 /// How long a notice ("saved PATH") stays on the status line.
 const NOTICE: Duration = Duration::from_secs(4);
+
+/// Rows under the status line.
+const STATUS_ROWS: u32 = 12;
 
 /// Samples kept for the summary (a ring beyond this).
 const SAMPLES: usize = 4096;
@@ -91,6 +99,7 @@ impl<'a> Display<'a> {
             window.set_target_fps(0);
             Some(window)
         };
+        let measure_flicker = args.every_frame && args.json && !args.stand_in_network;
         Ok(Display {
             window,
             status: String::with_capacity(128),
@@ -102,23 +111,26 @@ impl<'a> Display<'a> {
             record_error: None,
             side_by_side: false,
             last_input: RgbImage::new(w, h),
-            last_output: RgbImage::new(w, h),
             last_timing: (0.0, 0.0, 0.0),
             last_scale: 1.0,
             frames_at_scale: [0; 3],
             notice: None,
             snapshots: args.snapshots.clone().unwrap_or_else(|| PathBuf::from(".")),
             verbose: args.engine.verbose,
-            canvas: RgbImage::new(2 * w, h),
-            pixels: vec![0; (2 * w * h) as usize],
+            shown: vec![0; (w * h) as usize],
+            shown_top: Vec::new(),
+            side_by_side_pixels: Vec::new(),
+            strip: RgbImage::new(0, 0),
             latencies: Vec::with_capacity(SAMPLES),
             infer: Vec::with_capacity(SAMPLES),
             first_shown: None,
             last_shown: Instant::now(),
             rss_after_30: f64::NAN,
-            // The metric needs consecutive frames, which only every-frame mode guarantees.
-            flicker: args.every_frame.then(Flicker::default),
-            ghosting: (args.every_frame && args.stabilize > 0.0).then(Ghosting::default),
+            // The metrics need consecutive frames, which only every-frame mode guarantees, and
+            // cost ~10 ms a 1080p frame: they are measured only for the JSON summary, which
+            // alone reports them, and not of a stand-in network (its copies do not flicker).
+            flicker: measure_flicker.then(Flicker::default),
+            ghosting: (measure_flicker && args.stabilize > 0.0).then(Ghosting::default),
             last_seq: None,
             fps_window: (Instant::now(), 0, 0.0),
         })
@@ -211,13 +223,18 @@ impl<'a> Display<'a> {
     }
 
     fn draw(&mut self, frame: &Frame, controls: &Controls, fps: f64, latency: f32) -> Flow {
-        if self.last_output.dimensions() != frame.output.dimensions() {
-            self.last_output = frame.output.clone();
+        // Straight from the frame into the window's pixels: no intermediate canvas.
+        let (w, h) = frame.output.dimensions();
+        if self.last_input.dimensions() != (w, h) {
             self.last_input = frame.input.clone();
         } else {
-            self.last_output.copy_from_slice(frame.output.as_raw());
             self.last_input.copy_from_slice(frame.input.as_raw());
         }
+        self.shown.resize((w * h) as usize, 0);
+        to_0rgb(frame.output.as_raw(), &mut self.shown);
+        let top = (STATUS_ROWS.min(h) * w) as usize;
+        self.shown_top.clear();
+        self.shown_top.extend_from_slice(&self.shown[..top]);
         self.last_timing = (fps, frame.infer_ms, latency);
         if !self.redraw(controls) {
             return Flow::Stop;
@@ -225,7 +242,18 @@ impl<'a> Display<'a> {
         self.keys(controls)
     }
 
-    /// What is painted, for the status line and `-v`: `2 bricks  strength 0.80`.
+    /// The last output, as shown without the status line (for snapshots).
+    fn last_output(&self) -> RgbImage {
+        let (w, h) = self.last_input.dimensions();
+        let mut out = RgbImage::new(w, h);
+        let top = self.shown_top.len();
+        let pixels = self.shown_top.iter().chain(&self.shown[top..]);
+        for (dst, p) in out.as_mut().chunks_exact_mut(3).zip(pixels) {
+            dst.copy_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, *p as u8]);
+        }
+        out
+    }
+
     fn describe_controls(&self, c: &ControlState, out: &mut String) {
         let n = self.labels.len();
         let _ = match c.morph {
@@ -255,16 +283,9 @@ impl<'a> Display<'a> {
 
     /// Draws the last frame with the status line; false when the window is gone.
     fn redraw(&mut self, controls: &Controls) -> bool {
-        let (w, h) = self.last_output.dimensions();
+        let (w, h) = self.last_input.dimensions();
         let c = controls.get();
         let cw = if self.side_by_side { 2 * w } else { w };
-        if self.canvas.dimensions() != (cw, h) {
-            self.canvas = RgbImage::new(cw, h);
-        }
-        image::imageops::replace(&mut self.canvas, &self.last_output, 0, 0);
-        if self.side_by_side {
-            image::imageops::replace(&mut self.canvas, &self.last_input, i64::from(w), 0);
-        }
         let mut status = std::mem::take(&mut self.status);
         status.clear();
         let (fps, infer_ms, latency) = self.last_timing;
@@ -282,28 +303,44 @@ impl<'a> Display<'a> {
             let _ = write!(status, "  {text}");
         }
         self.status = status;
-        for y in 0..12.min(h) {
-            for x in 0..cw {
-                let p = self.canvas.get_pixel_mut(x, y);
-                p.0 = p.0.map(|v| v / 3);
+        let top = self.shown_top.len();
+        self.shown[..top].copy_from_slice(&self.shown_top);
+        let pixels = if self.side_by_side {
+            let px = &mut self.side_by_side_pixels;
+            px.resize((cw * h) as usize, 0);
+            let (w, input) = (w as usize, self.last_input.as_raw());
+            for ((row, out), inp) in px
+                .chunks_exact_mut(2 * w)
+                .zip(self.shown.chunks_exact(w))
+                .zip(input.chunks_exact(3 * w))
+            {
+                row[..w].copy_from_slice(out);
+                to_0rgb(inp, &mut row[w..]);
             }
+            px
+        } else {
+            &mut self.shown
+        };
+        // The status line: the top rows darkened, with the text over them.
+        let rows = STATUS_ROWS.min(h);
+        let strip_len = (cw * rows) as usize;
+        if self.strip.dimensions() != (cw, rows) {
+            self.strip = RgbImage::new(cw, rows);
         }
-        draw_text_scaled(
-            &mut self.canvas,
-            3,
-            2,
-            &self.status,
-            Rgb([255, 255, 255]),
-            1,
-        );
-        self.pixels.resize((cw * h) as usize, 0);
-        for (dst, p) in self.pixels.iter_mut().zip(self.canvas.pixels()) {
-            *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
+        for (dst, p) in self
+            .strip
+            .as_mut()
+            .chunks_exact_mut(3)
+            .zip(&pixels[..strip_len])
+        {
+            dst.copy_from_slice(&[(p >> 16) as u8 / 3, (p >> 8) as u8 / 3, *p as u8 / 3]);
         }
+        draw_text_scaled(&mut self.strip, 3, 2, &self.status, Rgb([255, 255, 255]), 1);
+        to_0rgb(self.strip.as_raw(), &mut pixels[..strip_len]);
         let window = self.window.as_mut().expect("drawing needs a window");
         window.is_open()
             && window
-                .update_with_buffer(&self.pixels, cw as usize, h as usize)
+                .update_with_buffer(pixels, cw as usize, h as usize)
                 .is_ok()
     }
 
@@ -363,7 +400,15 @@ impl<'a> Display<'a> {
                 .as_ref()
                 .map(Ghosting::mean)
                 .filter(|v| v.is_finite()),
+            cpu_ms_per_frame: f64::NAN,
         }
+    }
+}
+
+/// Packed RGB bytes to the window's 0RGB pixels.
+fn to_0rgb(rgb: &[u8], out: &mut [u32]) {
+    for (dst, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+        *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
     }
 }
 

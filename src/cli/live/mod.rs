@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use brushwork::atomic::OutputDir;
 use brushwork::images;
+use brushwork::metrics;
 use brushwork::pipeline::StabilizeMode;
 use brushwork::pipeline::{
     self, one_hot, ControlState, Controls, Mode, OwnEmbedding, RunOptions, Stats,
@@ -108,9 +109,16 @@ pub struct LiveArgs {
     #[arg(long)]
     pub unpaced: bool,
 
-    /// Print the closing summary as JSON.
+    /// Print the closing summary as JSON; with --every-frame it also measures flicker (and,
+    /// with --stabilize, ghosting), which costs time on each frame.
     #[arg(long)]
     pub json: bool,
+
+    /// Replace the transformation network with a copy of each frame, to measure the pipeline
+    /// alone: capture, the look (strength, colours), stabilizing and display. The summary's
+    /// cpu_ms_per_frame is then what the pipeline costs beside the network.
+    #[arg(long)]
+    pub stand_in_network: bool,
 
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -146,6 +154,9 @@ pub struct Summary {
     pub size_in_use: [u32; 2],
     /// Frames stylized at each scale of the sides: 1, 0.75, 0.5.
     pub frames_at_scale: [u64; 3],
+    /// CPU time of the whole process (every thread) per stylized frame, from the first frame
+    /// on.
+    pub cpu_ms_per_frame: f64,
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
@@ -184,6 +195,9 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
 
     let mut stylizer =
         Stylizer::new(args.engine.options()?).context("cannot start the stylizer")?;
+    if args.stand_in_network {
+        stylizer.use_stand_in_network();
+    }
     let styles = args.style.resolve(&mut stylizer)?;
     if args.engine.verbose {
         say!(
@@ -231,6 +245,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         format!("{} {}", stylizer.device(), stylizer.precision()),
     )?;
     let started = Instant::now();
+    let cpu_start = metrics::process_cpu_time();
     pipeline::run(
         source,
         &mut stylizer,
@@ -246,7 +261,9 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = display.record_error.take() {
         return Err(e.into());
     }
-    let summary = display.summary(&stats, started.elapsed(), description, w, h);
+    let cpu = metrics::process_cpu_time().saturating_sub(cpu_start);
+    let mut summary = display.summary(&stats, started.elapsed(), description, w, h);
+    summary.cpu_ms_per_frame = cpu.as_secs_f64() * 1e3 / summary.stylized.max(1) as f64;
     if args.json {
         out!("{}", serde_json::to_string(&summary)?);
     } else {

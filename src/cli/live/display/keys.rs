@@ -20,7 +20,7 @@ impl Display<'_> {
                 .unwrap_or(0)
         );
         let path = self.snapshots.join(name);
-        let text = match images::save_atomic(&self.last_output, &path, images::JPEG_QUALITY) {
+        let text = match images::save_atomic(&self.last_output(), &path, images::JPEG_QUALITY) {
             Ok(()) => format!("saved {}", path.display()),
             Err(e) => format!("not saved: {e}"),
         };
