@@ -235,7 +235,7 @@ class Stylizer:
         Pictures whose untiled run would need more memory than this run in tiles, with the
         whole picture's statistics (same result, bounded memory): bytes as an int, or a
         size such as "1GiB", "800MB", "2.5GiB" (KB, MB, GB are powers of 1000; KiB, MiB,
-        GiB and K, M, G of 1024); at least 96MiB. Default: 1GiB (4GiB on a GPU), exceeded
+        GiB and K, M, G of 1024); at least 96MiB. Default: 1GiB (on a GPU, 3/4 of its free memory), exceeded
         rather than refused by a picture that cannot fit it even in tiles; a budget given
         here is kept, and such a picture is refused.
 

@@ -97,9 +97,103 @@ pub enum DeviceError {
     Failed { name: &'static str, reason: String },
 }
 
+/// ONNX Runtime's message for a provider that failed to start, as one line for people: its
+/// source locations (`/onnxruntime_src/...cc:123 fn()`) and status prefixes dropped, its lines
+/// joined, and a shared library that could not be loaded named first, with what to do.
+#[cfg_attr(not(any(feature = "cuda", feature = "tensorrt")), allow(dead_code))]
+pub(crate) fn provider_failure(raw: &str) -> String {
+    let missing = raw
+        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .find_map(|w| {
+            let w = w.trim_end_matches(':');
+            let file = w.rsplit('/').next()?;
+            (file.starts_with("lib")
+                && file.contains(".so")
+                && raw.contains(&format!("{w}: cannot open shared object file")))
+            .then_some(file)
+        });
+    if let Some(lib) = missing {
+        let needed_by = raw
+            .split_whitespace()
+            .map(|w| w.rsplit('/').next().unwrap_or(w))
+            .find(|w| w.starts_with("libonnxruntime_providers_") && *w != lib);
+        return match needed_by {
+            Some(provider) => format!(
+                "{lib} is missing (needed by {provider}): install it (CUDA, cuDNN or TensorRT) or put its directory on LD_LIBRARY_PATH"
+            ),
+            None => format!(
+                "{lib} is missing: install it (CUDA, cuDNN or TensorRT) or put its directory on LD_LIBRARY_PATH"
+            ),
+        };
+    }
+    let mut parts = Vec::new();
+    for line in raw.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let mut rest = line;
+        // `/path/file.cc:123 signature [ONNXRuntimeError] : 1 : FAIL : message`
+        if let Some(i) = rest.find("[ONNXRuntimeError]") {
+            rest = &rest[i + "[ONNXRuntimeError]".len()..];
+            for _ in 0..2 {
+                if let Some(j) = rest.find(" : ") {
+                    rest = &rest[j + 3..];
+                }
+            }
+        } else if let Some((head, tail)) = rest.split_once(' ') {
+            let located = head.rsplit_once(':').is_some_and(|(file, line)| {
+                (file.ends_with(".cc") || file.ends_with(".cpp") || file.ends_with(".h"))
+                    && line.chars().all(|c| c.is_ascii_digit())
+            });
+            if located {
+                // The function signature runs to the first `)` that ends a word.
+                rest = tail.split_once(") ").map_or(tail, |(_, m)| m);
+            }
+        }
+        let rest = rest.trim_start_matches([';', ':', ' ']).trim_end();
+        if !rest.is_empty() {
+            parts.push(rest.to_owned());
+        }
+    }
+    parts.join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_failures_read_as_one_line() {
+        // As ONNX Runtime 1.31 words a CUDA provider whose cuBLAS is absent.
+        let cuda = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:1862 \
+            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
+            FAIL : Failed to load library libonnxruntime_providers_cuda.so with error: \
+            libcublasLt.so.13: cannot open shared object file: No such file or directory";
+        assert_eq!(
+            provider_failure(cuda),
+            "libcublasLt.so.13 is missing (needed by libonnxruntime_providers_cuda.so): install it (CUDA, cuDNN or TensorRT) or put its directory on LD_LIBRARY_PATH"
+        );
+        // TensorRT's, over two lines.
+        let trt = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:1862 \
+            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
+            FAIL : Failed to load library /opt/ort/lib/libonnxruntime_providers_tensorrt.so with \
+            error: libnvinfer.so.10: cannot open shared object file: No such file or directory\n\
+            Please install TensorRT libraries as mentioned in the GPU requirements page.";
+        let line = provider_failure(trt);
+        assert!(
+            line.starts_with(
+                "libnvinfer.so.10 is missing (needed by libonnxruntime_providers_tensorrt.so)"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+        // Anything else: the message without its source location, on one line.
+        let other = "/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_call.cc:129 \
+            std::conditional_t<THRW, void, common::Status> onnxruntime::CudaCall(ERRTYPE, const char*, const char*, SUCCTYPE, const char*, const char*, int) \
+            CUDA failure 100: no CUDA-capable device is detected\n ; GPU=0";
+        let line = provider_failure(other);
+        assert_eq!(
+            line,
+            "CUDA failure 100: no CUDA-capable device is detected; GPU=0"
+        );
+    }
 
     #[test]
     fn devices_parse() {

@@ -36,6 +36,8 @@ pub enum EngineError {
     NoVariant { precision: Precision },
     #[error("bf16 runs on OpenVINO only; use --device openvino (or --precision fp32)")]
     Bf16NeedsOpenVino,
+    #[error("int8 does not run on CUDA (its int32 bias dequantization has no CUDA kernel); use --precision fp16, the default on a GPU, or fp32")]
+    Int8NotOnCuda,
     #[error(
         "not enough memory to stylize this picture: {0}; use --max-size (or a smaller --size)"
     )]
@@ -53,7 +55,8 @@ impl EngineError {
         match self {
             EngineError::OutOfMemory(_)
             | EngineError::NoVariant { .. }
-            | EngineError::Bf16NeedsOpenVino => true,
+            | EngineError::Bf16NeedsOpenVino
+            | EngineError::Int8NotOnCuda => true,
             EngineError::Model(m) => m.is_users(),
             EngineError::Library(_)
             | EngineError::Device(_)

@@ -7,6 +7,7 @@
 //! - [`openvino`]: OpenVINO: finding or fetching it, the CPU features that decide its speed, the
 //!   transformation network compiled per frame size and the compiled-model cache;
 //! - [`wheel`]: the pinned PyPI wheels both engines' libraries come from;
+//! - [`gpu_memory`]: a GPU's free memory, for the default memory budget there;
 //! - [`stand_in`]: a stand-in that copies each frame, for measuring the pipeline alone.
 //!
 //! The interface (`interface`) is two traits, the tensors they take and give, and
@@ -21,6 +22,7 @@
 //! traits, a [`Device`] for it, and an arm in each `start_` function.
 
 pub mod device;
+pub mod gpu_memory;
 pub(crate) mod interface;
 pub mod onnxruntime;
 pub mod openvino;
@@ -64,6 +66,10 @@ pub fn start_transformer(
             models, precision, threads,
         )?)),
         _ if precision == Some(Precision::Bf16) => Err(EngineError::Bf16NeedsOpenVino),
+        // Measured on an H200: ONNX Runtime's CUDA provider refuses the int8 graph's int32
+        // bias DequantizeLinear ("nodes are assigned to the default CPU EP"), with the CPU
+        // fall-back off. Refused here, before any library loads, in one line.
+        Device::Cuda(_) if precision == Some(Precision::Int8) => Err(EngineError::Int8NotOnCuda),
         Device::Auto => unreachable!("auto is resolved by the caller"),
         device => Ok(Box::new(onnxruntime::OrtTransformer::new(
             models, device, precision, threads,

@@ -78,6 +78,8 @@ pub struct Stylizer {
     /// The style image tensor, reused between calls.
     style: Vec<f32>,
     memory_budget: Option<u64>,
+    /// The default budget on a GPU, from its free memory when first needed.
+    gpu_budget: Option<u64>,
     tile_side: u32,
     /// The segments for tiled pictures, loaded on the first picture over the budget.
     tiler: Option<Tiler>,
@@ -157,6 +159,7 @@ impl Stylizer {
             content: Vec::new(),
             style: Vec::new(),
             memory_budget: options.memory_budget.map(|b| b.max(MIN_MEMORY_BUDGET)),
+            gpu_budget: None,
             tile_side: (options.tile_side / 4 * 4).max(16),
             tiler: None,
             preset_tiler: None,

@@ -22,7 +22,8 @@ pub struct StylizerOptions {
     /// models lack those).
     pub precision: Option<Precision>,
     /// Pictures whose untiled run would need more memory than this, in bytes, run in tiles.
-    /// `None`: [`DEFAULT_MEMORY_BUDGET`] ([`DEFAULT_GPU_MEMORY_BUDGET`] on a GPU), exceeded
+    /// `None`: [`DEFAULT_MEMORY_BUDGET`] (on a GPU three quarters of its free memory, or
+    /// [`DEFAULT_GPU_MEMORY_BUDGET`] where that cannot be asked), exceeded
     /// rather than refused by a picture that cannot fit it even in tiles; a budget given here
     /// is kept, and such a picture is an error. At least [`MIN_MEMORY_BUDGET`]: a smaller one
     /// is raised to it.

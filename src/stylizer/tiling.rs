@@ -3,7 +3,7 @@
 
 use image::RgbImage;
 
-use crate::engine::{self, Device};
+use crate::engine::{self, gpu_memory, Device};
 use crate::models::Precision;
 
 use super::tiled::{whole_estimate, Bundle, Network, Tiler, Tiling};
@@ -23,10 +23,13 @@ impl Stylizer {
         width: u32,
         height: u32,
     ) -> Result<Tiling, StylizeError> {
-        let budget = self.memory_budget.unwrap_or(match self.device() {
-            Device::Cuda(_) | Device::TensorRt(_) => DEFAULT_GPU_MEMORY_BUDGET,
-            _ => DEFAULT_MEMORY_BUDGET,
-        });
+        let budget = match (self.memory_budget, self.device()) {
+            (Some(b), _) => b,
+            (None, Device::Cuda(id) | Device::TensorRt(id)) => *self
+                .gpu_budget
+                .get_or_insert_with(|| gpu_memory::default_budget(id, DEFAULT_GPU_MEMORY_BUDGET)),
+            (None, _) => DEFAULT_MEMORY_BUDGET,
+        };
         let whole = whole_estimate(network, width, height);
         if whole <= budget {
             return Ok(Tiling::Whole { estimate: whole });

@@ -94,7 +94,7 @@ fn register_strictly(
 ) -> Result<SessionBuilder, DeviceError> {
     let failed = |e: ort::Error| DeviceError::Failed {
         name,
-        reason: e.to_string(),
+        reason: crate::engine::device::provider_failure(&e.to_string()),
     };
     builder
         .with_execution_providers([provider.error_on_failure()])

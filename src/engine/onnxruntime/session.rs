@@ -53,7 +53,7 @@ pub(super) fn session(
                 } else {
                     "CUDA"
                 },
-                reason: e.to_string(),
+                reason: crate::engine::device::provider_failure(&e.to_string()),
             });
         }
         EngineError::Model(ModelError::Invalid {

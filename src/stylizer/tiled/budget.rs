@@ -6,8 +6,8 @@
 pub const DEFAULT_TILE_SIDE: u32 = 256;
 /// The default memory budget on the CPU: pictures whose untiled run would need more are tiled.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
-/// The default on a GPU, whose memory holds the activations: 3840x2160 frames still run whole
-/// (the speed targets are for untiled frames), 24-megapixel photos run in tiles.
+/// The default on a GPU where its free memory cannot be asked (on a GPU it is three quarters
+/// of the free memory, see `engine::gpu_memory`): 3840x2160 frames still run whole.
 pub const DEFAULT_GPU_MEMORY_BUDGET: u64 = 4 << 30;
 /// The smallest memory budget: the process itself (about 64 MiB) and every picture up to
 /// 256x256 whole, on either network, so that no budget accepted refuses a small photo.
