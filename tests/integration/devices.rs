@@ -230,40 +230,31 @@ fn openvino_that_cannot_start_is_an_error_not_a_fallback() {
     if cpu_has_bf16() {
         assert!(err.contains("device auto: openvino did not start"), "{err}");
     }
-    // bf16 is OpenVINO's alone.
+    // bf16 is OpenVINO's alone; int8 does not run on CUDA. Each is one line, before any GPU
+    // library is looked for, so the same on a machine with or without a GPU.
     let dir = tempfile::tempdir().unwrap();
-    let out = brushwork(&[
-        &"stylize",
-        &example("content/golden_gate_sq.jpg"),
-        &"--style",
-        &"towers",
-        &"-o",
-        &dir.path().join("bf16.png"),
-        &"--device",
-        &"cpu",
-        &"--precision",
-        &"bf16",
-    ]);
-    assert_user_error(&out, "bf16 runs on OpenVINO only", dir.path());
-    // int8 does not run on CUDA: one line, before any GPU library is looked for, so the same
-    // on a machine with or without a GPU.
-    let out = brushwork(&[
-        &"stylize",
-        &example("content/golden_gate_sq.jpg"),
-        &"--style",
-        &"towers",
-        &"-o",
-        &dir.path().join("int8.png"),
-        &"--device",
-        &"cuda",
-        &"--precision",
-        &"int8",
-    ]);
-    assert_user_error(
-        &out,
-        "int8 does not run on CUDA (its int32 bias dequantization has no CUDA kernel); use --precision fp16",
-        dir.path(),
-    );
+    for (device, precision, error) in [
+        ("cpu", "bf16", "bf16 runs on OpenVINO only"),
+        (
+            "cuda",
+            "int8",
+            "int8 does not run on CUDA (its int32 bias dequantization has no CUDA kernel); use --precision fp16",
+        ),
+    ] {
+        let out = brushwork(&[
+            &"stylize",
+            &example("content/golden_gate_sq.jpg"),
+            &"--style",
+            &"towers",
+            &"-o",
+            &dir.path().join(format!("{precision}.png")),
+            &"--device",
+            &device,
+            &"--precision",
+            &precision,
+        ]);
+        assert_user_error(&out, error, dir.path());
+    }
 }
 
 /// `bench` reports the engine and precision of each row and, with `--baseline`, the speed-up
