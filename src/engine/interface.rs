@@ -69,22 +69,30 @@ impl EngineError {
 impl From<::ort::Error> for EngineError {
     /// An allocation failure is told apart from other failures: the user can avoid it.
     fn from(e: ::ort::Error) -> Self {
-        let msg = e.to_string();
-        match msg.find("Failed to allocate memory") {
-            Some(at) => {
-                let what = msg[at..].trim();
-                let what = what
-                    .rsplit_once(' ')
-                    .and_then(|(_, n)| n.parse::<f64>().ok())
-                    .map_or_else(
-                        || "ONNX Runtime could not allocate memory".to_string(),
-                        |bytes| format!("ONNX Runtime could not allocate {:.0} MB", bytes / 1e6),
-                    );
-                EngineError::OutOfMemory(what)
-            }
+        match ort_out_of_memory(&e.to_string()) {
+            Some(what) => EngineError::OutOfMemory(what),
             None => EngineError::Inference(e),
         }
     }
+}
+
+/// What ONNX Runtime could not allocate, where its message says it ran out of memory: its
+/// arena's "Failed to allocate memory for requested buffer of size N", or a kernel's own
+/// `std::bad_alloc`.
+fn ort_out_of_memory(msg: &str) -> Option<String> {
+    if let Some(at) = msg.find("Failed to allocate memory") {
+        let what = msg[at..].trim();
+        return Some(
+            what.rsplit_once(' ')
+                .and_then(|(_, n)| n.parse::<f64>().ok())
+                .map_or_else(
+                    || "ONNX Runtime could not allocate memory".to_string(),
+                    |bytes| format!("ONNX Runtime could not allocate {:.0} MB", bytes / 1e6),
+                ),
+        );
+    }
+    msg.contains("std::bad_alloc")
+        .then(|| "ONNX Runtime could not allocate memory".to_string())
 }
 
 /// One input of a graph's run: its data and NCHW (or NHWC for pixels) shape; a vector (the
@@ -199,4 +207,28 @@ pub enum PixelType {
     F32,
     /// 8-bit values (the fp32 and fp16 variants convert inside the graph).
     U8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn onnx_runtime_out_of_memory_is_recognised() {
+        let arena =
+            "Non-zero status code returned while running Conv node. Name:'c' Status Message: \
+            Failed to allocate memory for requested buffer of size 1152000000";
+        assert_eq!(
+            ort_out_of_memory(arena).as_deref(),
+            Some("ONNX Runtime could not allocate 1152 MB")
+        );
+        let kernel =
+            "Non-zero status code returned while running Conv node. Name:'Relu__5:0_nchwc' \
+            Status Message: std::bad_alloc";
+        assert_eq!(
+            ort_out_of_memory(kernel).as_deref(),
+            Some("ONNX Runtime could not allocate memory")
+        );
+        assert_eq!(ort_out_of_memory("Invalid input name: x"), None);
+    }
 }
