@@ -100,6 +100,13 @@ impl Stylizer {
     /// session for it would cost more to start than it saves, and its embeddings, which style
     /// files store, are then the same on every machine.
     pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
+        // A known job too small to repay cuDNN's exhaustive algorithm search takes its
+        // heuristic one (on CUDA; nothing changes elsewhere).
+        engine::onnxruntime::set_one_shot(
+            options
+                .workload
+                .is_some_and(|w| !w.repays_exhaustive_search()),
+        );
         let transform = match options.device {
             Device::Auto => {
                 let mut last_err = None;

@@ -78,7 +78,23 @@ impl Workload {
     pub fn repays_openvino(&self) -> bool {
         self.pixels >= self.sizes.max(1) * OPENVINO_MIN_PIXELS_PER_SIZE
     }
+
+    /// Whether cuDNN's exhaustive search of convolution algorithms is repaid: it cost 0.9-2.5 s
+    /// on an H200's first 1080p frame and then saved ~10 % of a 5 ms frame, so it takes some
+    /// 4000 frames of 1080p (8 gigapixels) per size to repay.
+    ///
+    /// ```
+    /// use brushwork::Workload;
+    /// assert!(!Workload::of([(6000, 4000)]).repays_exhaustive_search());
+    /// assert!(Workload::of(vec![(1920, 1080); 5000]).repays_exhaustive_search());
+    /// ```
+    pub fn repays_exhaustive_search(&self) -> bool {
+        self.pixels >= self.sizes.max(1) * EXHAUSTIVE_SEARCH_MIN_PIXELS_PER_SIZE
+    }
 }
+
+/// See [`Workload::repays_exhaustive_search`].
+const EXHAUSTIVE_SEARCH_MIN_PIXELS_PER_SIZE: u64 = 8_000_000_000;
 
 /// Under this many pixels per picture size, `auto` runs a known workload on ONNX Runtime:
 /// OpenVINO's compile (about 0.3 s a size on 2 cores, the first frame's set-up on top) costs more

@@ -14,7 +14,7 @@ mod session;
 mod transformer;
 
 pub use graphs::Sessions;
-pub use providers::{compiled, in_runtime};
+pub use providers::{compiled, in_runtime, set_one_shot};
 pub use runtime::{
     disable_telemetry, environment, info, locate, RuntimeError, RuntimeInfo, ORT_MIN_MINOR,
     ORT_VERSION,
