@@ -1,8 +1,9 @@
 """`python -m brushwork.ray` on a real two-node Ray cluster on loopback: the pictures the CLI
 writes, resuming, a worker killed mid-run, a damaged picture, and the usage errors.
 
-The cluster tests need `ray` (pip install "ray[data]"): they skip, visibly, without it, and fail
-instead under BRUSHWORK_STRICT_TESTS=1 (CI installs it). The usage-error tests need no Ray.
+The cluster tests need `ray` (pip install "ray[data]"), and the `ray job submit` one its
+dashboard ("ray[default]"): they skip, visibly, without them, and fail instead under
+BRUSHWORK_STRICT_TESTS=1 (CI installs both). The usage-error tests need no Ray.
 Ray on a small machine is slow to start: the fixtures wait minutes, the assertions never
 measure time.
 """
@@ -72,6 +73,24 @@ def alive_nodes(address: str) -> int:
     return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else 0
 
 
+def has_job_server() -> bool:
+    try:
+        import ray.dashboard.modules.job.sdk  # noqa: F401
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Cluster(str):
+    """The head's address (a str), and its dashboard's port (None without "ray[default]")."""
+
+    def __new__(cls, address: str, dashboard):
+        self = super().__new__(cls, address)
+        self.dashboard = dashboard
+        return self
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a second node on this machine (Ray itself advertises the machine's address,
@@ -111,9 +130,12 @@ def cluster():
             if Path(temp, name).exists()
         )
 
+    # The dashboard takes `ray job submit`; it needs "ray[default]".
+    dashboard = free_port() if has_job_server() else None
+    head = ["--include-dashboard=false"] if dashboard is None else [
+        "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}"]
     try:
-        start("--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false",
-              log="head.log")
+        start("--head", f"--port={port}", f"--temp-dir={temp}", *head, log="head.log")
         deadline = time.monotonic() + 300
         while alive_nodes(address) < 1:
             assert procs[0].poll() is None, "the head node exited:\n" + logs()
@@ -124,7 +146,7 @@ def cluster():
             assert procs[1].poll() is None, "the second node exited:\n" + logs()
             assert time.monotonic() < deadline, "the second node did not join:\n" + logs()
             time.sleep(2)
-        yield address
+        yield Cluster(address, dashboard)
     finally:
         for p in reversed(procs):
             stop_group(p)
@@ -204,6 +226,28 @@ def test_two_nodes_write_what_the_cli_writes(first_run, cli_outputs):
     dst, done = first_run
     assert done.returncode == 0, done.stderr
     assert f"{N_PICTURES} written, 0 already there, 0 failed" in done.stderr
+    assert_same_outputs(dst, cli_outputs)
+
+
+def test_ray_job_submit_writes_what_the_cli_writes(cluster, pictures, cli_outputs, tmp_path):
+    """The README's cluster command: `ray job submit` to the head's dashboard runs
+    `python -m brushwork.ray` as a job, without --address (the job knows its cluster)."""
+    if cluster.dashboard is None:
+        why = 'ray job submit needs "ray[default]" (the dashboard)'
+        if strict():
+            pytest.fail(why + "; BRUSHWORK_STRICT_TESTS=1 forbids skipping", pytrace=False)
+        pytest.skip(why)
+    dst = tmp_path / "out"
+    done = subprocess.run(
+        [str(ray_bin()), "job", "submit", "--address", f"http://127.0.0.1:{cluster.dashboard}",
+         "--", sys.executable, "-m", "brushwork.ray", str(pictures), str(dst), "--style",
+         "towers", "--device", "cpu", "--threads", "1", "--actors", "2"],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(os.environ, **RAY_ENV),
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert f"{N_PICTURES} written, 0 already there, 0 failed" in out, out[-4000:]
+    assert "succeeded" in out, out[-4000:]
     assert_same_outputs(dst, cli_outputs)
 
 
