@@ -96,4 +96,5 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         "threads": threads,
         "memory_budget": args.memory_budget,
         "crash_once": os.environ.get(_CRASH_ONCE_ENV) or None,
+        "verbose": bool(args.verbose),
     }

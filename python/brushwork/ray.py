@@ -200,6 +200,19 @@ class Painter:
             threads=options["threads"],
             memory_budget=options["memory_budget"],
         )
+        if options.get("verbose"):
+            # What Ray gave this actor: its node and, with --num-gpus, its GPUs (Ray also sets
+            # CUDA_VISIBLE_DEVICES to them, so `cuda` means the actor's own GPU).
+            import ray
+
+            print(
+                f"brushwork: actor on node {ray.get_runtime_context().get_node_id()[:12]} "
+                f"with GPUs {ray.get_gpu_ids()} (CUDA_VISIBLE_DEVICES="
+                f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')}) paints on "
+                f"{self.stylizer.device} in {self.stylizer.precision}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         o = self.options

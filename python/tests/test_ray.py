@@ -9,6 +9,7 @@ measure time.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -105,6 +106,9 @@ def cluster():
     address = f"127.0.0.1:{port}"
     common = [
         "--num-cpus=1",
+        # One GPU per node, as Ray counts them: a resource it schedules and hands out (with
+        # CUDA_VISIBLE_DEVICES), whether or not a device is behind it. Lets --num-gpus be tested.
+        "--num-gpus=1",
         "--object-store-memory=100000000",
         "--disable-usage-stats",
         "--block",
@@ -248,6 +252,24 @@ def test_ray_job_submit_writes_what_the_cli_writes(cluster, pictures, cli_output
     assert done.returncode == 0, out[-4000:]
     assert f"{N_PICTURES} written, 0 already there, 0 failed" in out, out[-4000:]
     assert "succeeded" in out, out[-4000:]
+    assert_same_outputs(dst, cli_outputs)
+
+
+def test_each_actor_gets_a_gpu_of_its_own_with_num_gpus(cluster, pictures, cli_outputs, tmp_path):
+    """`--num-gpus 1` with 2 actors on 2 nodes of one GPU each: Ray puts one actor on each
+    node and gives it that node's GPU (the actors here paint with --device cpu: the GPUs are
+    Ray's bookkeeping, no device is behind them)."""
+    dst = tmp_path / "out"
+    done = ray_stylize(cluster, pictures, dst, "--num-gpus", "1", "-v",
+                       env_extra={"RAY_DEDUP_LOGS": "0"})
+    assert done.returncode == 0, done.stderr[-4000:]
+    # Each actor's line, once however often Ray forwards it.
+    actors = set(re.findall(r"brushwork: actor on node (\w+) with GPUs (\[[^\]]*\]) "
+                            r"\(CUDA_VISIBLE_DEVICES=([^)]*)\)", done.stderr))
+    assert len(actors) == 2, done.stderr[-4000:]
+    assert all((gpus, visible) == ("[0]", "0") for _, gpus, visible in actors), actors
+    assert len({node for node, _, _ in actors}) == 2, actors
+    assert f"{N_PICTURES} written, 0 already there, 0 failed" in done.stderr
     assert_same_outputs(dst, cli_outputs)
 
 
