@@ -1,8 +1,7 @@
 //! A stand-in for the transformation network that copies its content: the cheapest network
-//! there is. With it, `live --stand-in-network` and `bench --pipeline` measure everything
-//! around the network (capture, the look, stabilizing, display) on any machine, and show
-//! whether the pipeline would keep up with a GPU that runs the network in a few
-//! milliseconds.
+//! there is. With it, `live --stand-in-network` measures everything around the network
+//! (capture, the look, stabilizing, display) on any machine, and shows whether the pipeline
+//! would keep up with a GPU that runs the network in a few milliseconds.
 
 use image::RgbImage;
 

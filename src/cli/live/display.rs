@@ -249,7 +249,7 @@ impl<'a> Display<'a> {
         let top = self.shown_top.len();
         let pixels = self.shown_top.iter().chain(&self.shown[top..]);
         for (dst, p) in out.as_mut().chunks_exact_mut(3).zip(pixels) {
-            dst.copy_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, *p as u8]);
+            dst.copy_from_slice(&from_0rgb(*p));
         }
         out
     }
@@ -333,7 +333,7 @@ impl<'a> Display<'a> {
             .chunks_exact_mut(3)
             .zip(&pixels[..strip_len])
         {
-            dst.copy_from_slice(&[(p >> 16) as u8 / 3, (p >> 8) as u8 / 3, *p as u8 / 3]);
+            dst.copy_from_slice(&from_0rgb(*p).map(|v| v / 3));
         }
         draw_text_scaled(&mut self.strip, 3, 2, &self.status, Rgb([255, 255, 255]), 1);
         to_0rgb(self.strip.as_raw(), &mut pixels[..strip_len]);
@@ -410,6 +410,11 @@ fn to_0rgb(rgb: &[u8], out: &mut [u32]) {
     for (dst, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
         *dst = (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]);
     }
+}
+
+/// A window pixel (0RGB) back to its RGB bytes.
+fn from_0rgb(p: u32) -> [u8; 3] {
+    [(p >> 16) as u8, (p >> 8) as u8, p as u8]
 }
 
 fn push_ring(v: &mut Vec<f32>, x: f32, n: u64) {
