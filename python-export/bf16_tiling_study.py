@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Where tiled and untiled bf16 pictures part (issue #21), measured on OpenVINO.
+
+    python3 -m pip install -r python-export/requirements.txt
+    python3 python-export/bf16_tiling_study.py
+
+In bf16 a tiled picture is 0.5/255 from the untiled one, where fp32 tiles are 0.04/255 from
+theirs. This script finds out which step makes the difference. It runs the fp32 graph
+(models/style_transform_fp32.onnx) and its segments (models/tiled_fp32.bundle), the way
+brushwork does (`tiling.run_tiled`, here on OpenVINO with INFERENCE_PRECISION_HINT=bf16,
+2 threads), on a 720x544 example photo with sensor noise, and prints mean / max absolute
+differences (of 255) between:
+
+  1. the segments tile by tile (160 px tiles) and the segments over the whole picture as one
+     window: what tiling itself adds;
+  2. the segments as one window and the whole graph compiled for the picture's size (what
+     brushwork runs untiled): what cutting the graph at its norms changes;
+  3. the whole graph compiled for the picture's size and the same graph compiled for any size
+     (a dynamic shape): what compiling one graph two ways changes;
+  4. each of them and OpenVINO f32.
+
+Then it measures what running untiled pictures through the segments as one window would cost
+at 1920x1080 (the only way to make both paths the same computation): compile and inference
+time, and peak memory, against the whole graph.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import time
+
+import numpy as np
+import openvino as ov
+from PIL import Image
+
+import tiling
+
+ROOT = tiling.ROOT
+CONFIG = {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": "2", "PERFORMANCE_HINT": "LATENCY"}
+core = ov.Core()
+timing = {"compile": 0.0, "infer": 0.0}
+loaded: dict = {}
+
+
+class Segment:
+    """A segment on OpenVINO, compiled for each window shape it is given (as brushwork does)."""
+
+    def __init__(self, data: bytes, precision: str):
+        self.model = core.read_model(model=data, weights=b"")
+        self.config = dict(CONFIG, INFERENCE_PRECISION_HINT=precision)
+        self.compiled: dict = {}
+
+    def run(self, outputs, feed):
+        key = tuple(sorted((k, v.shape) for k, v in feed.items()))
+        if key not in self.compiled:
+            t = time.perf_counter()
+            model = self.model.clone()
+            model.reshape({k: ov.PartialShape(list(v.shape)) for k, v in feed.items()})
+            compiled = core.compile_model(model, "CPU", self.config)
+            self.compiled[key] = (compiled, compiled.create_infer_request())
+            timing["compile"] += time.perf_counter() - t
+        compiled, request = self.compiled[key]
+        t = time.perf_counter()
+        request.infer(feed)
+        out = [request.get_tensor(compiled.output(o)).data.copy() for o in outputs]
+        timing["infer"] += time.perf_counter() - t
+        return out
+
+
+def segments(content, embedding, precision, tile_q):
+    header, models = tiling.unpack((ROOT / "models" / "tiled_fp32.bundle").read_bytes())
+    original = tiling.session
+    def session(data):
+        if (data, precision) not in loaded:
+            loaded[data, precision] = Segment(data, precision)
+        return loaded[data, precision]
+
+    tiling.session = session
+    try:
+        return tiling.run_tiled(header, models, header["plans"][0], content, embedding, tile_q)
+    finally:
+        tiling.session = original
+
+
+def whole(content, embedding, precision, static=True):
+    model = core.read_model(str(ROOT / "models" / "style_transform_fp32.onnx"))
+    if static:
+        model.reshape({"content_image": list(content.shape)})
+    t = time.perf_counter()
+    compiled = core.compile_model(model, "CPU", dict(CONFIG, INFERENCE_PRECISION_HINT=precision))
+    compile_s = time.perf_counter() - t
+    request = compiled.create_infer_request()
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        request.infer({"content_image": content, "style_embedding": embedding})
+        times.append(time.perf_counter() - t)
+    return request.get_output_tensor(0).data.copy(), compile_s, float(np.median(times))
+
+
+def apart(a, b) -> str:
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return f"{d.mean():.4f} / {d.max():.0f}"
+
+
+def main() -> None:
+    embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
+    embedding = np.array(embedding, np.float32).reshape(1, 1, 1, 100)
+    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((720, 544))
+    noisy = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (544, 720, 3))
+    content = np.clip(noisy, 0, 255).astype(np.uint8)[None]
+
+    big = np.asarray(Image.open(ROOT / "examples" / "content" / "coast_guard_boat.jpg")
+                     .convert("RGB").resize((1920, 1080)))[None]
+    _, compile_s, infer_s = whole(big, embedding, "bf16")
+    rss_whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timing.update(compile=0.0, infer=0.0)
+    segments(big, embedding, "bf16", 10**6)
+    compiled_s = timing["compile"]
+    timing.update(infer=0.0)
+    segments(big, embedding, "bf16", 10**6)
+    print("1920x1080 in bf16, untiled:")
+    print(f"  whole graph: compile {compile_s * 1e3:.0f} ms, inference {infer_s * 1e3:.0f} ms (median of 3),"
+          f" peak RSS {rss_whole:.0f} MB")
+    print(f"  segments as one window: compile {compiled_s * 1e3:.0f} ms, inference {timing['infer'] * 1e3:.0f} ms"
+          f" (the second run, without the statistics, which numpy sums), peak RSS"
+          f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+    loaded.clear()
+
+    f32 = whole(content, embedding, "f32")[0]
+    pictures = {
+        "bf16 segments in 160 px tiles": segments(content, embedding, "bf16", 40),
+        "bf16 segments as one window": segments(content, embedding, "bf16", 10**6),
+        "bf16 whole graph, static shape": whole(content, embedding, "bf16")[0],
+        "bf16 whole graph, dynamic shape": whole(content, embedding, "bf16", static=False)[0],
+        "f32 segments in 160 px tiles": segments(content, embedding, "f32", 40),
+    }
+    names = list(pictures)
+    print("\n720x544, mean / max absolute difference (of 255):")
+    for a, b in [(0, 1), (1, 2), (0, 2), (2, 3)]:
+        print(f"  {names[a]} vs {names[b]}: {apart(pictures[names[a]], pictures[names[b]])}")
+    print(f"  f32 segments in tiles vs f32 whole graph: {apart(pictures[names[4]], f32)}")
+    for name in names[:4]:
+        print(f"  {name} vs f32 whole graph: {apart(pictures[name], f32)}")
+
+
+if __name__ == "__main__":
+    main()
