@@ -16,7 +16,8 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let stylizer = Stylizer::new(args.engine.options()?)?;
+    let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    stylizer.load_predictor()?;
     let rt = brushwork::engine::onnxruntime::info()?;
     out!("brushwork {}", env!("CARGO_PKG_VERSION"));
     out!("ONNX Runtime {} ({})", rt.version, rt.path.display());

@@ -153,9 +153,9 @@ impl Stylizer {
             }
             device => start(&options, device)?,
         };
-        let mut predict = engine::start_graphs(Device::Cpu, Precision::Int8, options.threads)?;
-        let model = || options.models.predict.clone();
-        predict.load(&predictor(&model), &[STYLE_IMAGE], STYLE_EMBEDDING)?;
+        // The style-prediction network loads on the first painting to embed: style files and
+        // built-in styles never need it, and a compile that `prepare` starts runs meanwhile.
+        let predict = engine::start_graphs(Device::Cpu, Precision::Int8, options.threads)?;
         Ok(Stylizer {
             predict,
             transform,
@@ -210,7 +210,17 @@ impl Stylizer {
         &self.models
     }
 
-    /// One line per network input and output: name, element type and shape.
+    /// Loads the style-prediction network now (it otherwise loads on the first painting
+    /// embedded), and checks its inputs and output.
+    pub fn load_predictor(&mut self) -> Result<(), StylizeError> {
+        let model = || self.models.predict.clone();
+        self.predict
+            .load(&predictor(&model), &[STYLE_IMAGE], STYLE_EMBEDDING)?;
+        Ok(())
+    }
+
+    /// One line per network input and output: name, element type and shape (the
+    /// style-prediction network's once it is loaded: see [`load_predictor`](Self::load_predictor)).
     pub fn describe_io(&self) -> Vec<String> {
         let mut lines = self.predict.describe_io(PREDICT, "predict");
         lines.extend(self.transform.describe_io());
