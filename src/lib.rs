@@ -40,6 +40,7 @@ pub mod images;
 pub mod look;
 pub mod metrics;
 pub mod models;
+pub mod norm_params;
 pub mod pipeline;
 pub mod presets;
 #[cfg(feature = "cli")]

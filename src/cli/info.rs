@@ -69,6 +69,14 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         ("transformation (int8)", Some(&models.transform)),
         ("transformation (fp32)", models.transform_fp32.as_ref()),
         ("transformation (fp16)", models.transform_fp16.as_ref()),
+        (
+            "transformation (fp32 trunk, for OpenVINO)",
+            models.transform_trunk.as_ref(),
+        ),
+        (
+            "norm parameters (for the trunk)",
+            models.norm_params.as_ref(),
+        ),
         ("multi-style (presets)", models.multistyle.as_ref()),
         (
             "tiled (fp32, for large pictures)",

@@ -137,6 +137,11 @@ impl Stylizer {
                             found = Some(t);
                             break;
                         }
+                        // A damaged model in the user's models directory is theirs to fix,
+                        // not a reason to run elsewhere.
+                        Err(EngineError::Model(m)) if m.is_users() => {
+                            return Err(EngineError::Model(m).into())
+                        }
                         Err(e) => {
                             log::debug!(
                                 "device auto: {candidate} did not start ({e}); trying the next"

@@ -98,9 +98,9 @@ const EXHAUSTIVE_SEARCH_MIN_PIXELS_PER_SIZE: u64 = 8_000_000_000;
 
 /// Under this many pixels per picture size, `auto` runs a known workload on ONNX Runtime:
 /// OpenVINO's compile (about 0.3 s a size on 2 cores, the first frame's set-up on top) costs more
-/// than bf16 saves. Measured on 2 AMX cores, a whole `stylize` process: 384x384 0.38 s on
-/// OpenVINO against 0.16 s on ONNX Runtime, 1920x1080 0.77 against 1.11 s; the two cross near
-/// 0.8 megapixels.
+/// than bf16 saves. Measured on 2 AMX cores, whole `stylize` processes of a size not compiled
+/// before (medians of 7): 800x600 0.57 s on OpenVINO against 0.42 s on ONNX Runtime, 1024x768
+/// 0.63 against 0.68 s; the two cross near 0.7 megapixels, and 0.8 leaves a margin.
 pub const OPENVINO_MIN_PIXELS_PER_SIZE: u64 = 800_000;
 
 impl Default for StylizerOptions {

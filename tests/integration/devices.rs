@@ -1,6 +1,7 @@
 //! Devices: CPU, and the GPU providers where a GPU exists; OpenVINO where the CPU suits it.
 //! Fetching OpenVINO is in [`crate::devices_fetch`].
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::util::*;
@@ -110,6 +111,102 @@ fn openvino_matches_the_golden_images() {
         return;
     }
     matches_golden("openvino", "bf16", 1.0);
+}
+
+/// On OpenVINO the fp32 graph runs as its trunk, the norms' scales and shifts made once per
+/// style from `norm_params.bin`: the same picture as the whole graph, which a models directory
+/// without those two files still runs. A damaged `norm_params.bin` is one line and exit 2.
+#[test]
+fn openvino_runs_the_trunk_or_else_the_whole_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = data("content_500x560.png");
+    let run_with = |models: &Path, name: &str, engine: &[&str]| {
+        let out_path = dir.path().join(name);
+        let out = Command::new(bin())
+            .arg("stylize")
+            .arg(&photo)
+            .args(["-s", "towers", "-v"])
+            .args(engine)
+            .arg("--models")
+            .arg(models)
+            .arg("-o")
+            .arg(&out_path)
+            .output()
+            .unwrap();
+        (out, out_path)
+    };
+    let run = |models: &Path, name: &str| {
+        run_with(
+            models,
+            name,
+            &["--device", "openvino", "--precision", "fp32"],
+        )
+    };
+    let (out, trunk) = run(&root().join("models"), "trunk.png");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("style_transform_trunk.onnx, the norms' 26 scales and shifts"),
+        "{}",
+        stderr(&out)
+    );
+    let whole_only = tempfile::tempdir().unwrap();
+    for f in [
+        "style_predict.onnx",
+        "style_transform.onnx",
+        "style_transform_fp32.onnx",
+    ] {
+        std::fs::copy(root().join("models").join(f), whole_only.path().join(f)).unwrap();
+    }
+    let (out, whole) = run(whole_only.path(), "whole.png");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("OpenVINO runs ")
+            && stderr(&out).contains("style_transform_fp32.onnx"),
+        "{}",
+        stderr(&out)
+    );
+    let (trunk, whole) = (load(&trunk), load(&whole));
+    let diff = mean_abs_diff_per_channel(&trunk, &whole);
+    let max = trunk
+        .as_raw()
+        .iter()
+        .zip(whole.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max();
+    // f32 both ways: the scales and shifts differ in their last bits.
+    assert!(
+        diff.iter().all(|d| *d < 0.05) && max <= Some(1),
+        "{diff:?} {max:?}"
+    );
+
+    std::fs::copy(
+        root().join("models/style_transform_trunk.onnx"),
+        whole_only.path().join("style_transform_trunk.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        whole_only.path().join("norm_params.bin"),
+        b"BWNORMS1\xff\xff",
+    )
+    .unwrap();
+    // Named, and under `auto` (which must not run elsewhere instead) where bf16 makes it
+    // choose OpenVINO.
+    let mut engines = vec![vec!["--device", "openvino", "--precision", "fp32"]];
+    if cpu_has_bf16() {
+        engines.push(vec!["--precision", "bf16"]);
+    }
+    for engine in engines {
+        let (out, written) = run_with(whole_only.path(), "damaged.png", &engine);
+        assert_eq!(out.status.code(), Some(2), "{engine:?}: {}", stderr(&out));
+        let text = stderr(&out);
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "{text}");
+        assert!(
+            errors[0].contains("norm_params.bin is not a usable norm parameters model"),
+            "{text}"
+        );
+        assert!(!written.exists());
+    }
 }
 
 /// `auto` takes OpenVINO in bf16 where the CPU has it, ONNX Runtime's CPU provider otherwise,

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use ::openvino::{Core, DeviceType, ElementType, InferenceError, Model, Node, RwPropertyKey};
 
 use crate::engine::device::DeviceError;
-use crate::engine::interface::{
-    EngineError, PixelType, CONTENT_IMAGE, STYLE_EMBEDDING, STYLIZED_IMAGE,
-};
+use crate::engine::interface::{EngineError, PixelType, CONTENT_IMAGE, STYLIZED_IMAGE};
 use crate::models::{ModelBytes, ModelError, Precision};
 
 /// How many compiled models the disk cache keeps (about 1.2 MB each; the oldest go first).
@@ -152,8 +150,13 @@ fn prune(dir: &Path, keep: usize) {
     }
 }
 
-/// Reads the ONNX model, checking it has the inputs and output brushwork feeds.
-pub(super) fn read(core: &mut Core, model: &ModelBytes) -> Result<Model, EngineError> {
+/// Reads the ONNX model, checking it has the content input, `style_inputs` and the output
+/// brushwork feeds and reads.
+pub(super) fn read(
+    core: &mut Core,
+    model: &ModelBytes,
+    style_inputs: &[&str],
+) -> Result<Model, EngineError> {
     let invalid = |reason: String| {
         EngineError::Model(ModelError::Invalid {
             path: model.origin.clone(),
@@ -164,7 +167,7 @@ pub(super) fn read(core: &mut Core, model: &ModelBytes) -> Result<Model, EngineE
     let read = core
         .read_model_from_buffer(&model.bytes, None)
         .map_err(|e| invalid(format!("OpenVINO cannot read it: {e}")))?;
-    for name in [CONTENT_IMAGE, STYLE_EMBEDDING] {
+    for name in std::iter::once(&CONTENT_IMAGE).chain(style_inputs) {
         node(&read, Port::Input, name)
             .ok_or_else(|| invalid(format!("it has no input named '{name}'")))?;
     }

@@ -5,13 +5,16 @@
 //! [`KEEP_SIZES`] sizes used (a live run at `--target-fps` moves between three), so a frame of a
 //! size seen before costs one copy in and one copy out, and no allocation.
 //!
-//! Compiling costs about 0.3 s a size on 2 cores, as much as a 1080p frame. Two things cut it
-//! for one-shot commands: compiled models are cached on disk (OpenVINO's `CACHE_DIR`, under
+//! Compiling costs about 0.3 s a size on 2 cores, as much as a 1080p frame. Three things cut it
+//! for one-shot commands: the network compiled is the trunk, without the 26 convolutions that
+//! make the norms' scales and shifts from the embedding ([`crate::norm_params`] computes those
+//! once per style, in f32); compiled models are cached on disk (OpenVINO's `CACHE_DIR`, under
 //! brushwork's cache, the newest `CACHE_KEEP` kept), which halves it for a size seen before;
 //! and [`prepare`](Transformer::prepare) compiles on a thread of its own while the caller
 //! decodes the picture and predicts the style.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ::openvino::{
@@ -26,6 +29,7 @@ use crate::engine::interface::{
     STYLE_EMBEDDING, STYLIZED_IMAGE,
 };
 use crate::models::{ModelBytes, Precision};
+use crate::norm_params::NormParams;
 use crate::style::{StyleEmbedding, EMBEDDING_DIM};
 use crate::tensor::{fill_nhwc_padded, nhwc_to_image, nhwc_u8_to_image};
 
@@ -41,6 +45,8 @@ type PendingCompile = std::thread::JoinHandle<Result<(Core, Compiled), EngineErr
 pub struct OpenVinoTransformer {
     core: Core,
     model: Model,
+    /// What the model takes for a style.
+    style_inputs: StyleInputs,
     precision: Precision,
     origin: String,
     pixel_type: PixelType,
@@ -61,8 +67,47 @@ struct Compiled {
     _model: CompiledModel,
     request: InferRequest,
     pixels: Tensor,
-    embedding: Tensor,
+    /// The style's tensors, one per [`StyleInputs::shapes`] entry.
+    style: Vec<Tensor>,
     bound_style: Option<StyleEmbedding>,
+}
+
+/// What the network takes for a style: the embedding (`style_embedding`, [1, 1, 1, 100]), or,
+/// for the trunk, each norm's scales or shifts ([1, C, 1, 1]), computed from it here.
+#[derive(Clone)]
+enum StyleInputs {
+    Embedding,
+    Norms(Arc<NormParams>),
+}
+
+impl StyleInputs {
+    /// Each style input's name and shape.
+    fn shapes(&self) -> Vec<(&str, [i64; 4])> {
+        match self {
+            StyleInputs::Embedding => vec![(STYLE_EMBEDDING, [1, 1, 1, EMBEDDING_DIM as i64])],
+            StyleInputs::Norms(params) => params
+                .inputs()
+                .iter()
+                .map(|p| (p.name.as_str(), [1, p.channels as i64, 1, 1]))
+                .collect(),
+        }
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.shapes().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Writes `style` into `tensors` (made from [`shapes`](Self::shapes)).
+    fn fill(&self, style: &StyleEmbedding, tensors: &mut [Tensor]) -> Result<(), EngineError> {
+        for (k, tensor) in tensors.iter_mut().enumerate() {
+            let values = tensor.get_data_mut::<f32>().map_err(inference_failed)?;
+            match self {
+                StyleInputs::Embedding => values.copy_from_slice(style.as_slice()),
+                StyleInputs::Norms(params) => params.compute(k, style, values),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl OpenVinoTransformer {
@@ -84,15 +129,34 @@ impl OpenVinoTransformer {
                 "bf16 needs a CPU with AVX-512 BF16 or AMX, and this one has {cpu}; use --precision fp32"
             )));
         }
-        let model_bytes = models
-            .transform_for(precision)
-            .ok_or(EngineError::NoVariant { precision })?;
+        // The fp32 graph runs as its trunk where the models have it (a models directory may not).
+        let (model_bytes, style_inputs) = match (precision, models.trunk()) {
+            (Precision::Fp32 | Precision::Bf16, Some((trunk, params))) => (
+                trunk,
+                StyleInputs::Norms(Arc::new(NormParams::parse(params)?)),
+            ),
+            _ => (
+                models
+                    .transform_for(precision)
+                    .ok_or(EngineError::NoVariant { precision })?,
+                StyleInputs::Embedding,
+            ),
+        };
+        match &style_inputs {
+            StyleInputs::Norms(params) => log::debug!(
+                "OpenVINO runs {}, the norms' {} scales and shifts made once per style",
+                model_bytes.origin,
+                params.inputs().len()
+            ),
+            StyleInputs::Embedding => log::debug!("OpenVINO runs {}", model_bytes.origin),
+        }
         let mut core = configured_core(precision, threads)?;
-        let model = read(&mut core, model_bytes)?;
+        let model = read(&mut core, model_bytes, &style_inputs.names())?;
         let pixel_type = pixel_type(&model, model_bytes)?;
         Ok(OpenVinoTransformer {
             core,
             model,
+            style_inputs,
             precision,
             origin: model_bytes.origin.clone(),
             pixel_type,
@@ -113,13 +177,22 @@ impl OpenVinoTransformer {
         let (bytes, threads) = self.source.clone();
         let (precision, pixel_type, origin) =
             (self.precision, self.pixel_type, self.origin.clone());
+        let style_inputs = self.style_inputs.clone();
         let spawned = std::thread::Builder::new()
             .name("openvino-compile".into())
             .spawn(move || {
                 let mut core = configured_core(precision, threads)?;
                 let bytes = ModelBytes { origin, bytes };
-                let mut model = read(&mut core, &bytes)?;
-                let compiled = compile(&mut core, &mut model, pixel_type, precision, h, w)?;
+                let mut model = read(&mut core, &bytes, &style_inputs.names())?;
+                let compiled = compile(
+                    &mut core,
+                    &mut model,
+                    &style_inputs,
+                    pixel_type,
+                    precision,
+                    h,
+                    w,
+                )?;
                 Ok((core, compiled))
             });
         // No thread to be had: the run compiles in line, as without prepare.
@@ -159,8 +232,25 @@ impl OpenVinoTransformer {
                 )
             })
         };
+        // The trunk's 26 norm inputs make one line.
+        let norms = match &self.style_inputs {
+            StyleInputs::Norms(params) => params.inputs(),
+            StyleInputs::Embedding => &[],
+        };
         for i in 0..self.model.get_inputs_len().unwrap_or(0) {
-            lines.extend(node_line("in ", self.model.get_input_by_index(i)));
+            let input = self.model.get_input_by_index(i);
+            let name = input
+                .as_ref()
+                .map_or(String::new(), |n| n.get_name().unwrap_or_default());
+            if !norms.iter().any(|p| p.name == name) {
+                lines.extend(node_line("in ", input));
+            }
+        }
+        if !norms.is_empty() {
+            lines.push(format!(
+                "transform in  {} norm scales and shifts (style_params/...): F32, made from the style embedding once per style",
+                norms.len()
+            ));
         }
         for i in 0..self.model.get_outputs_len().unwrap_or(0) {
             lines.extend(node_line("out", self.model.get_output_by_index(i)));
@@ -216,6 +306,7 @@ impl Transformer for OpenVinoTransformer {
                 let c = compile(
                     &mut self.core,
                     &mut self.model,
+                    &self.style_inputs,
                     self.pixel_type,
                     self.precision,
                     h,
@@ -241,11 +332,7 @@ impl Transformer for OpenVinoTransformer {
             }
         }
         if c.bound_style.as_ref() != Some(style) {
-            let values = c
-                .embedding
-                .get_data_mut::<f32>()
-                .map_err(inference_failed)?;
-            values.copy_from_slice(style.as_slice());
+            self.style_inputs.fill(style, &mut c.style)?;
             c.bound_style = Some(*style);
         }
         c.request.infer().map_err(inference_failed)?;
@@ -282,6 +369,7 @@ impl Drop for OpenVinoTransformer {
 fn compile(
     core: &mut Core,
     model: &mut Model,
+    style_inputs: &StyleInputs,
     pixel_type: PixelType,
     precision: Precision,
     h: usize,
@@ -303,17 +391,18 @@ fn compile(
     };
     let pixels =
         Tensor::new(element, &Shape::new(&dims).map_err(failed)?).map_err(inference_failed)?;
-    let embedding = Tensor::new(
-        ElementType::F32,
-        &Shape::new(&[1, 1, 1, EMBEDDING_DIM as i64]).map_err(failed)?,
-    )
-    .map_err(inference_failed)?;
     request
         .set_tensor(CONTENT_IMAGE, &pixels)
         .map_err(inference_failed)?;
-    request
-        .set_tensor(STYLE_EMBEDDING, &embedding)
-        .map_err(inference_failed)?;
+    let mut style = Vec::new();
+    for (name, dims) in style_inputs.shapes() {
+        let tensor = Tensor::new(ElementType::F32, &Shape::new(&dims).map_err(failed)?)
+            .map_err(inference_failed)?;
+        request
+            .set_tensor(name, &tensor)
+            .map_err(inference_failed)?;
+        style.push(tensor);
+    }
     log::debug!(
         "OpenVINO compiled the transformation network ({}) for {w}x{h} in {} ms",
         precision,
@@ -325,7 +414,7 @@ fn compile(
         _model: compiled,
         request,
         pixels,
-        embedding,
+        style,
         bound_style: None,
     })
 }
