@@ -13,11 +13,13 @@ differences (of 255) between:
 
   1. the segments tile by tile (160 px tiles) and the segments over the whole picture as one
      window: what tiling itself adds;
-  2. the segments as one window and the whole graph compiled for the picture's size (what
-     brushwork runs untiled): what cutting the graph at its norms changes;
+  2. the segments as one window and the whole graph compiled for the picture's size: what
+     cutting the graph at its norms changes;
   3. the whole graph compiled for the picture's size and the same graph compiled for any size
      (a dynamic shape): what compiling one graph two ways changes;
-  4. each of them and OpenVINO f32.
+  4. the segments and what brushwork runs untiled: the graph's trunk, fed the norms' scales and
+     shifts computed in f32 (python-export/norm_params.py);
+  5. each of them and OpenVINO f32.
 
 Then it measures what running untiled pictures through the segments as one window would cost
 at 1920x1080 (the only way to make both paths the same computation): compile and inference
@@ -34,6 +36,7 @@ import openvino as ov
 from PIL import Image
 
 import tiling
+from bf16_study import Trunk
 
 ROOT = tiling.ROOT
 CONFIG = {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": "2", "PERFORMANCE_HINT": "LATENCY"}
@@ -112,15 +115,24 @@ def main() -> None:
 
     big = np.asarray(Image.open(ROOT / "examples" / "content" / "coast_guard_boat.jpg")
                      .convert("RGB").resize((1920, 1080)))[None]
-    _, compile_s, infer_s = whole(big, embedding, "bf16")
+    t = time.perf_counter()
+    trunk = Trunk("bf16", 1080, 1920)
+    compile_s = time.perf_counter() - t
+    times = []
+    for _ in range(4):
+        t = time.perf_counter()
+        trunk(big[0], embedding)
+        times.append(time.perf_counter() - t)
+    infer_s = float(np.median(times[1:]))
     rss_whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    del trunk
     timing.update(compile=0.0, infer=0.0)
     segments(big, embedding, "bf16", 10**6)
     compiled_s = timing["compile"]
     timing.update(infer=0.0)
     segments(big, embedding, "bf16", 10**6)
     print("1920x1080 in bf16, untiled:")
-    print(f"  whole graph: compile {compile_s * 1e3:.0f} ms, inference {infer_s * 1e3:.0f} ms (median of 3),"
+    print(f"  the trunk (what brushwork runs): compile {compile_s * 1e3:.0f} ms, inference {infer_s * 1e3:.0f} ms (median of 3),"
           f" peak RSS {rss_whole:.0f} MB")
     print(f"  segments as one window: compile {compiled_s * 1e3:.0f} ms, inference {timing['infer'] * 1e3:.0f} ms"
           f" (the second run, without the statistics, which numpy sums), peak RSS"
@@ -134,14 +146,16 @@ def main() -> None:
         "bf16 segments as one window": segments(content, embedding, "bf16", 10**6),
         "bf16 whole graph, static shape": whole(content, embedding, "bf16")[0],
         "bf16 whole graph, dynamic shape": whole(content, embedding, "bf16", static=False)[0],
+        "bf16 trunk (brushwork's untiled run)": Trunk("bf16", 544, 720)(content[0], embedding)[None],
         "f32 segments in 160 px tiles": segments(content, embedding, "f32", 40),
     }
+    f32_tiles = pictures.pop("f32 segments in 160 px tiles")
     names = list(pictures)
     print("\n720x544, mean / max absolute difference (of 255):")
-    for a, b in [(0, 1), (1, 2), (0, 2), (2, 3)]:
+    for a, b in [(0, 1), (1, 2), (2, 3), (0, 4)]:
         print(f"  {names[a]} vs {names[b]}: {apart(pictures[names[a]], pictures[names[b]])}")
-    print(f"  f32 segments in tiles vs f32 whole graph: {apart(pictures[names[4]], f32)}")
-    for name in names[:4]:
+    print(f"  f32 segments in tiles vs f32 whole graph: {apart(f32_tiles, f32)}")
+    for name in names:
         print(f"  {name} vs f32 whole graph: {apart(pictures[name], f32)}")
 
 
