@@ -147,30 +147,37 @@ impl Pool {
             let queued = Arc::clone(&queued);
             std::thread::Builder::new()
                 .name(format!("stylizer-{i}"))
-                .spawn(move || match Stylizer::new(options) {
-                    Ok(stylizer) => {
-                        let about = (
-                            stylizer.predictor_sha256().to_string(),
-                            format!(
-                                "{} {} ({})",
-                                stylizer.device(),
-                                stylizer.precision(),
-                                stylizer.engine()
-                            ),
-                        );
-                        let _ = ready.send(Ok(about));
-                        // The starter counts answers; a worker that panics later must not
-                        // leave it waiting on a sender kept here.
-                        drop(ready);
-                        let mut worker = Worker {
-                            stylizer,
-                            out: RgbImage::new(1, 1),
-                            limits,
-                        };
-                        worker.serve(&receiver, &metrics, &queued);
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
+                // A server loads the style-prediction network before its first request
+                // rather than during it (and fails at start if it cannot).
+                .spawn(move || {
+                    match Stylizer::new(options).and_then(|mut s| {
+                        s.load_predictor()?;
+                        Ok(s)
+                    }) {
+                        Ok(stylizer) => {
+                            let about = (
+                                stylizer.predictor_sha256().to_string(),
+                                format!(
+                                    "{} {} ({})",
+                                    stylizer.device(),
+                                    stylizer.precision(),
+                                    stylizer.engine()
+                                ),
+                            );
+                            let _ = ready.send(Ok(about));
+                            // The starter counts answers; a worker that panics later must not
+                            // leave it waiting on a sender kept here.
+                            drop(ready);
+                            let mut worker = Worker {
+                                stylizer,
+                                out: RgbImage::new(1, 1),
+                                limits,
+                            };
+                            worker.serve(&receiver, &metrics, &queued);
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
                     }
                 })?;
         }

@@ -92,13 +92,15 @@ pub struct Stylizer {
 }
 
 impl Stylizer {
-    /// Loads ONNX Runtime (once per process) and both networks.
+    /// Starts the transformation network on its device; the style-prediction network loads
+    /// on the first painting to embed (or [`load_predictor`](Self::load_predictor)).
     ///
     /// The device and precision are settled on the transformation network, the one that runs
-    /// per frame; `Device::Auto` takes the first candidate that starts. The style-prediction
-    /// network runs on the CPU whatever the device: it runs once per style (7 ms), a GPU
-    /// session for it would cost more to start than it saves, and its embeddings, which style
-    /// files store, are then the same on every machine.
+    /// per frame; `Device::Auto` takes the first candidate that starts (a broken model in the
+    /// user's models directory is an error, not a reason to try the next). The
+    /// style-prediction network runs on ONNX Runtime's CPU provider whatever the device: it
+    /// runs once per style (7 ms), a GPU session for it would cost more to start than it saves,
+    /// and its embeddings, which style files store, are then the same on every machine.
     pub fn new(options: StylizerOptions) -> Result<Self, StylizeError> {
         // A known job too small to repay cuDNN's exhaustive algorithm search takes its
         // heuristic one (on CUDA; nothing changes elsewhere).

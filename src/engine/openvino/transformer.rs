@@ -142,6 +142,9 @@ impl OpenVinoTransformer {
                 StyleInputs::Embedding,
             ),
         };
+        let mut core = configured_core(precision, threads)?;
+        let model = read(&mut core, model_bytes, &style_inputs.names())?;
+        let pixel_type = pixel_type(&model, model_bytes)?;
         match &style_inputs {
             StyleInputs::Norms(params) => log::debug!(
                 "OpenVINO runs {}, the norms' {} scales and shifts made once per style",
@@ -150,9 +153,6 @@ impl OpenVinoTransformer {
             ),
             StyleInputs::Embedding => log::debug!("OpenVINO runs {}", model_bytes.origin),
         }
-        let mut core = configured_core(precision, threads)?;
-        let model = read(&mut core, model_bytes, &style_inputs.names())?;
-        let pixel_type = pixel_type(&model, model_bytes)?;
         Ok(OpenVinoTransformer {
             core,
             model,
