@@ -8,7 +8,7 @@
 The 13 conditional instance norms take their scales and shifts from the style embedding through
 26 1x1 convolutions (`style_params/...`): an affine function of the 100 numbers, the same for
 every pixel and every frame of a style. Inside the network OpenVINO compiles them with the
-rest (about 70 ms of a 400 ms compile on 2 cores, for each new picture size) and, in bf16,
+rest (about 110 ms of a 430 ms compile at 1080p on 2 cores, for each new picture size) and, in bf16,
 rounds their weights to bf16, so every norm's scale is off by up to 2^-9 of itself.
 
 So for OpenVINO the graph is split: `style_transform_trunk.onnx` is the fp32 transformer with

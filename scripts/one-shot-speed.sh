@@ -12,11 +12,11 @@ set -euo pipefail
 
 rounds=11
 if [[ ${1:-} == -n ]]; then
-    rounds=$2
-    shift 2
+    rounds=${2:-}
+    shift 2 || true
 fi
-if [[ $# -lt 2 ]]; then
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+if [[ $# -lt 2 || ! $rounds =~ ^[1-9][0-9]*$ ]]; then
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 photo=$1
@@ -25,36 +25,39 @@ cache=${BRUSHWORK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/brushwork}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# Milliseconds one command takes; a failure ends the script.
-ms() {
-    local start end
+# Runs a command and records, in $out/runs, LABEL and the milliseconds it took; a failure
+# ends the script with the command's error.
+timed() {
+    local label=$1 start end
+    shift
     start=$(date +%s%N)
-    "$@" >/dev/null 2>"$out/stderr" || { echo "failed: $* ($(cat "$out/stderr"))" >&2; exit 1; }
+    if ! "$@" >/dev/null 2>"$out/stderr"; then
+        echo "failed: $* ($(cat "$out/stderr"))" >&2
+        exit 1
+    fi
     end=$(date +%s%N)
-    echo $(((end - start) / 1000000))
+    echo "$label $(((end - start) / 1000000))" >>"$out/runs"
 }
 
 for ((round = 0; round < rounds; round++)); do
     index=0
     for bin in "$@"; do
         rm -rf "$cache"/openvino-*-compiled
-        echo "$index first $(ms "$bin" stylize "$photo" -s towers -o "$out/a.png")"
-        echo "$index seen $(ms "$bin" stylize "$photo" -s towers -o "$out/a.png")"
-        echo "$index cpu $(ms "$bin" stylize "$photo" -s towers -o "$out/b.png" --device cpu)"
+        timed "$index first" "$bin" stylize "$photo" -s towers -o "$out/a.png"
+        timed "$index seen" "$bin" stylize "$photo" -s towers -o "$out/a.png"
+        timed "$index cpu" "$bin" stylize "$photo" -s towers -o "$out/b.png" --device cpu
         index=$((index + 1))
     done
-done | python3 -c '
+done
+python3 - "$out/runs" "$@" <<'PY'
 import collections, statistics, sys
-bins = sys.argv[1:]
 runs = collections.defaultdict(list)
-for line in sys.stdin:
+for line in open(sys.argv[1]):
     index, what, ms = line.split()
     runs[int(index), what].append(int(ms))
-first_runs = runs[0, "first"]
-print(f"{len(first_runs)} rounds, medians:")
-for i, name in enumerate(bins):
-    m = {w: statistics.median(runs[i, w]) for w in ("first", "seen", "cpu")}
-    first, seen, cpu = m["first"], m["seen"], m["cpu"]
+print(f"{len(runs[0, 'first'])} rounds, medians:")
+for i, name in enumerate(sys.argv[2:]):
+    first, seen, cpu = (statistics.median(runs[i, w]) for w in ("first", "seen", "cpu"))
     print(f"{name}: first time {first:.0f} ms, seen before {seen:.0f} ms, --device cpu {cpu:.0f} ms;"
           f" speed-up {cpu / first:.2f}x first time, {cpu / seen:.2f}x seen before")
-' "$@"
+PY

@@ -5,7 +5,7 @@
 //! the 13 norms its scales and shifts. On OpenVINO brushwork runs the network without them
 //! (`models/style_transform_trunk.onnx`, whose inputs are those 26 tensors) and applies their
 //! weights here, in f32 with f64 sums: OpenVINO would compile them for every picture size
-//! (about 70 ms of a 400 ms compile) and, in bf16, round their weights to 8 bits of mantissa.
+//! (about 110 ms of a 430 ms compile at 1080p on 2 cores) and, in bf16, round their weights to 8 bits of mantissa.
 //!
 //! `models/norm_params.bin`, written by `python-export/norm_params.py`: `BWNORMS1`, the
 //! header's length (u32, little-endian), the header (JSON: the embedding's length and, per

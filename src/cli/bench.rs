@@ -181,6 +181,7 @@ fn measure_one(args: &BenchArgs, w: u32, h: u32) -> anyhow::Result<SizeResult> {
     let mut out = RgbImage::new(w, h);
     let start = Instant::now();
     let mut stylizer = Stylizer::new(args.engine.options()?)?;
+    stylizer.load_predictor()?;
     let load_ms = ms(start);
     let mut style = stylizer.embed(&painting)?;
     stylizer.stylize_into(&content, &style, &mut out)?;

@@ -243,6 +243,8 @@ impl Stylizer {
         self.style.clear();
         self.style
             .extend(square.as_raw().iter().map(|&v| f32::from(v) / 255.0));
+        // Loaded (and its inputs and output checked) on the first painting.
+        self.load_predictor()?;
         let mut embedding = None;
         let predict = &self.models.predict;
         self.predict.run(

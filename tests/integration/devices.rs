@@ -207,6 +207,33 @@ fn openvino_runs_the_trunk_or_else_the_whole_graph() {
         );
         assert!(!written.exists());
     }
+
+    // Weights that do not fit the trunk (the first input's channels halved): refused before
+    // anything runs, as the user's models directory's fault.
+    let real = std::fs::read(root().join("models/norm_params.bin")).unwrap();
+    let len = u32::from_le_bytes(real[8..12].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&real[12..12 + len]).unwrap();
+    let channels = header["params"][0]["channels"].as_u64().unwrap();
+    header["params"][0]["channels"] = (channels / 2).into();
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut edited = real[..8].to_vec();
+    edited.extend((header.len() as u32).to_le_bytes());
+    edited.extend(&header);
+    edited.extend(&real[12 + len..]);
+    std::fs::write(whole_only.path().join("norm_params.bin"), edited).unwrap();
+    let (out, written) = run(whole_only.path(), "mismatched.png");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "style_transform_trunk.onnx is not a usable transformation model: its input \
+             'style_params/transformer/residual/residual5/conv2/StyleNorm/Conv_1/BiasAdd_prequant' \
+             has shape [1, {channels}, 1, 1], where [1, {}, 1, 1] is fed",
+            channels / 2
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!written.exists());
 }
 
 /// `auto` takes OpenVINO in bf16 where the CPU has it, ONNX Runtime's CPU provider otherwise,

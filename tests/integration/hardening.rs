@@ -301,6 +301,37 @@ fn models_directory_problems_are_the_users() {
         &["--models", &broken.to_string_lossy()],
         "is not a usable",
     );
+    // A style-prediction network that loads but does not take `style_image`: it loads on the
+    // first painting, and is checked then, as at start before.
+    let renamed = dir.path().join("renamed");
+    std::fs::create_dir(&renamed).unwrap();
+    let predict = std::fs::read(root().join("models/style_predict.onnx")).unwrap();
+    let (from, to) = (b"style_image".as_slice(), b"style_imagX".as_slice());
+    let mut edited = Vec::with_capacity(predict.len());
+    let mut rest = predict.as_slice();
+    while !rest.is_empty() {
+        if rest.starts_with(from) {
+            edited.extend_from_slice(to);
+            rest = &rest[from.len()..];
+        } else {
+            edited.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    assert_ne!(edited, predict);
+    std::fs::write(renamed.join("style_predict.onnx"), edited).unwrap();
+    std::fs::copy(
+        root().join("models/style_transform.onnx"),
+        renamed.join("style_transform.onnx"),
+    )
+    .unwrap();
+    stylize_fails(
+        &data("content_333x250.png"),
+        &data("style_towers_256.png"),
+        "x.png",
+        &["--models", &renamed.to_string_lossy()],
+        "has no input named 'style_image'",
+    );
 }
 
 /// Malformed text in every option that parses user text: one line, exit 2, never a panic.

@@ -294,7 +294,7 @@ fn openvino_runs_the_segments_too() {
         "openvino bf16: tiled vs untiled: mean {mean:.4}/255, border {border:.4}/255, max {max}; \
          from fp32: tiled {tiled_off:.4}, untiled {whole_off:.4}"
     );
-    // Untiled, bf16 runs the whole graph, compiled apart from the segments, and OpenVINO rounds
+    // Untiled, bf16 runs the network's trunk, compiled apart from the segments, and OpenVINO rounds
     // to bf16 in other places in each compilation (measured 0.50/255 apart, max 6, on a CPU
     // with AMX; the same graph compiled for a fixed and for any size is 0.60 apart:
     // `python-export/bf16_tiling_study.py`). What holds: tiled is as close to fp32 as untiled,

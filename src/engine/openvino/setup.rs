@@ -150,12 +150,12 @@ fn prune(dir: &Path, keep: usize) {
     }
 }
 
-/// Reads the ONNX model, checking it has the content input, `style_inputs` and the output
-/// brushwork feeds and reads.
+/// Reads the ONNX model, checking it has the content input, the `style_inputs` (each of the
+/// shape given) and nothing else, and the output brushwork reads.
 pub(super) fn read(
     core: &mut Core,
     model: &ModelBytes,
-    style_inputs: &[&str],
+    style_inputs: &[(&str, [i64; 4])],
 ) -> Result<Model, EngineError> {
     let invalid = |reason: String| {
         EngineError::Model(ModelError::Invalid {
@@ -167,9 +167,32 @@ pub(super) fn read(
     let read = core
         .read_model_from_buffer(&model.bytes, None)
         .map_err(|e| invalid(format!("OpenVINO cannot read it: {e}")))?;
-    for name in std::iter::once(&CONTENT_IMAGE).chain(style_inputs) {
-        node(&read, Port::Input, name)
+    node(&read, Port::Input, CONTENT_IMAGE)
+        .ok_or_else(|| invalid(format!("it has no input named '{CONTENT_IMAGE}'")))?;
+    for (name, dims) in style_inputs {
+        let input = node(&read, Port::Input, name)
             .ok_or_else(|| invalid(format!("it has no input named '{name}'")))?;
+        let shape = input
+            .get_partial_shape()
+            .map_err(|e| invalid(e.to_string()))?;
+        let found: Vec<i64> = shape
+            .get_dimensions()
+            .iter()
+            .map(|d| if d.is_dynamic() { -1 } else { d.get_min() })
+            .collect();
+        if found != dims {
+            return Err(invalid(format!(
+                "its input '{name}' has shape {found:?}, where {dims:?} is fed"
+            )));
+        }
+    }
+    let inputs = read.get_inputs_len().map_err(|e| invalid(e.to_string()))?;
+    if inputs != 1 + style_inputs.len() {
+        return Err(invalid(format!(
+            "it has {inputs} inputs; brushwork feeds {} ({CONTENT_IMAGE} and {} for the style)",
+            1 + style_inputs.len(),
+            style_inputs.len()
+        )));
     }
     node(&read, Port::Output, STYLIZED_IMAGE)
         .ok_or_else(|| invalid(format!("it has no output named '{STYLIZED_IMAGE}'")))?;

@@ -93,10 +93,6 @@ impl StyleInputs {
         }
     }
 
-    fn names(&self) -> Vec<&str> {
-        self.shapes().into_iter().map(|(name, _)| name).collect()
-    }
-
     /// Writes `style` into `tensors` (made from [`shapes`](Self::shapes)).
     fn fill(&self, style: &StyleEmbedding, tensors: &mut [Tensor]) -> Result<(), EngineError> {
         for (k, tensor) in tensors.iter_mut().enumerate() {
@@ -143,7 +139,7 @@ impl OpenVinoTransformer {
             ),
         };
         let mut core = configured_core(precision, threads)?;
-        let model = read(&mut core, model_bytes, &style_inputs.names())?;
+        let model = read(&mut core, model_bytes, &style_inputs.shapes())?;
         let pixel_type = pixel_type(&model, model_bytes)?;
         match &style_inputs {
             StyleInputs::Norms(params) => log::debug!(
@@ -183,7 +179,7 @@ impl OpenVinoTransformer {
             .spawn(move || {
                 let mut core = configured_core(precision, threads)?;
                 let bytes = ModelBytes { origin, bytes };
-                let mut model = read(&mut core, &bytes, &style_inputs.names())?;
+                let mut model = read(&mut core, &bytes, &style_inputs.shapes())?;
                 let compiled = compile(
                     &mut core,
                     &mut model,
