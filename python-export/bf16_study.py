@@ -24,10 +24,8 @@ see the README, section OpenVINO.
 """
 
 import glob
-import json
 import os
 import re
-import struct
 import tempfile
 import time
 
@@ -35,6 +33,8 @@ import numpy as np
 import onnxruntime as ort
 import openvino as ov
 from PIL import Image, ImageDraw
+
+import norm_params
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 H, W = 480, 640
@@ -97,25 +97,15 @@ class Trunk:
     and shifts computed in f32 from models/norm_params.bin (see python-export/norm_params.py)."""
 
     def __init__(self, precision, height=H, width=W):
-        data = open(f"{ROOT}/models/norm_params.bin", "rb").read()
-        assert data[:8] == b"BWNORMS1"
-        (n,) = struct.unpack("<I", data[8:12])
-        header = json.loads(data[12:12 + n])
-        values = np.frombuffer(data[12 + n:], "<f4")
-        e = header["embedding"]
-        self.params = []
-        for p in header["params"]:
-            c, o = p["channels"], p["offset"]
-            self.params.append((p["name"], values[o:o + c * e].reshape(c, e), values[o + c * e:o + c * e + c]))
+        self.params = norm_params.unpack(open(f"{ROOT}/models/norm_params.bin", "rb").read())
         m = core.read_model(f"{ROOT}/models/style_transform_trunk.onnx")
         m.reshape({"content_image": [1, height, width, 3]})
         config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": "2"}
         self.net = core.compile_model(m, "CPU", config)
 
     def __call__(self, picture, style):
-        e = style.reshape(-1).astype(np.float64)
-        feed = {name: (w @ e + b).astype(np.float32).reshape(1, -1, 1, 1) for name, w, b in self.params}
-        return self.net(dict(feed, content_image=picture[None]))[0][0].astype(np.int16)
+        inputs = norm_params.feed(self.params, style)
+        return self.net(dict(inputs, content_image=picture[None]))[0][0].astype(np.int16)
 
 
 def main():

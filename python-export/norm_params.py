@@ -71,6 +71,27 @@ def pack(params, embedding_len: int) -> bytes:
     return MAGIC + struct.pack("<I", len(h)) + h + np.concatenate(values).astype("<f4").tobytes()
 
 
+def unpack(data: bytes) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The inverse of `pack`: each input's name, weights (C x E) and biases."""
+    assert data[:8] == MAGIC
+    (n,) = struct.unpack("<I", data[8:12])
+    header = json.loads(data[12:12 + n])
+    values = np.frombuffer(data[12 + n:], "<f4")
+    e = header["embedding"]
+    out = []
+    for p in header["params"]:
+        c, o = p["channels"], p["offset"]
+        out.append((p["name"], values[o:o + c * e].reshape(c, e), values[o + c * e:o + c * e + c]))
+    return out
+
+
+def feed(params, embedding: np.ndarray) -> dict[str, np.ndarray]:
+    """The trunk's norm inputs for a style, as brushwork computes them (f64 sums, f32 values)."""
+    e = embedding.reshape(-1).astype(np.float64)
+    return {name: (w.astype(np.float64) @ e + b).astype(np.float32).reshape(1, -1, 1, 1)
+            for name, w, b in params}
+
+
 def trunk(source: Path, params) -> onnx.ModelProto:
     names = [name for name, _, _ in params]
     model = onnx.load(source)
@@ -111,12 +132,11 @@ def check(source: Path, trunk_model: onnx.ModelProto, params) -> None:
     worst = 0.0
     for style in sorted((ROOT / "styles").glob("*.style.json"))[:3]:
         e = np.array(json.loads(style.read_text())["embedding"], np.float32)
-        feed = {name: (w.astype(np.float64) @ e + b).astype(np.float32).reshape(1, -1, 1, 1)
-                for name, w, b in params}
+        inputs = feed(params, e)
         for photo in sorted((ROOT / "examples" / "content").glob("*.jpg")):
             rgb = np.asarray(Image.open(photo).convert("RGB").resize((320, 240)))[None]
             a = full.run(None, {"content_image": rgb, EMBEDDING: e.reshape(1, 1, 1, -1)})[0]
-            b = cut.run(None, dict(feed, content_image=rgb))[0]
+            b = cut.run(None, dict(inputs, content_image=rgb))[0]
             d = np.abs(a.astype(np.float64) - b.astype(np.float64))
             worst = max(worst, d.mean())
             if d.max() > 1:
