@@ -20,7 +20,9 @@ It also measures:
   beside a change nobody can see in the input.
 
 Measured on an Intel Xeon with AMX, 2 threads, 640x480 (the README's bf16 paragraph):
-see the README, section OpenVINO.
+see the README, section OpenVINO. `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 python3 ...` there holds
+OpenVINO's bf16 convolutions to the kernels of a CPU with AVX-512 BF16 but no AMX (AMD Zen 4),
+whose figures the README gives beside AMX's.
 """
 
 import glob

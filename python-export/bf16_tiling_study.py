@@ -24,6 +24,10 @@ differences (of 255) between:
 Then it measures what running untiled pictures through the segments as one window would cost
 at 1920x1080 (the only way to make both paths the same computation): compile and inference
 time, and peak memory, against the whole graph.
+
+On a CPU with AMX, `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 python3 ...` holds OpenVINO's bf16
+convolutions to the kernels a CPU with AVX-512 BF16 but no AMX (AMD Zen 4) runs; the README
+gives those figures beside AMX's (section OpenVINO).
 """
 from __future__ import annotations
 

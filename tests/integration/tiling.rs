@@ -284,7 +284,8 @@ fn openvino_runs_the_segments_too() {
     let tiled = in_tiles("128", "tiled16.png");
     // Tiling itself adds nothing in bf16 either: 48 tiles of 128 px and 12 of 256 px run the
     // same segments over different windows, and give the same picture (measured identical
-    // on a CPU with AMX), with no seam at either's borders.
+    // on AMX kernels and on the AVX-512 BF16 ones of AMD Zen 4, which `.ci/run` also runs),
+    // with no seam at either's borders.
     let coarser = in_tiles("256", "tiled16_256.png");
     assert_same_picture(&tiled, &coarser, 128, "openvino bf16, 48 tiles vs 12");
     let (mean, border, max) = differences(&tiled, &whole, 128);
@@ -295,8 +296,8 @@ fn openvino_runs_the_segments_too() {
          from fp32: tiled {tiled_off:.4}, untiled {whole_off:.4}"
     );
     // Untiled, bf16 runs the network's trunk, compiled apart from the segments, and OpenVINO rounds
-    // to bf16 in other places in each compilation (measured 0.50/255 apart, max 6, on a CPU
-    // with AMX; the same graph compiled for a fixed and for any size is 0.60 apart:
+    // to bf16 in other places in each compilation (measured 0.50/255 apart, max 6, on AMX and
+    // on AVX-512 BF16 kernels; the same graph compiled for a fixed and for any size is 0.60 apart:
     // `python-export/bf16_tiling_study.py`). What holds: tiled is as close to fp32 as untiled,
     // no seam shows, and naive tiles (each with its own statistics) would be several /255 off.
     assert!(tiled_off <= whole_off + 0.1, "{tiled_off} vs {whole_off}");
