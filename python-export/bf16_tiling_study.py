@@ -4,26 +4,28 @@
     python3 -m pip install -r python-export/requirements.txt
     python3 python-export/bf16_tiling_study.py
 
-In bf16 a tiled picture is 0.5/255 from the untiled one, where fp32 tiles are 0.04/255 from
-theirs. This script finds out which step makes the difference. It runs the fp32 graph
-(models/style_transform_fp32.onnx) and its segments (models/tiled_fp32.bundle), the way
-brushwork does (`tiling.run_tiled`, here on OpenVINO with INFERENCE_PRECISION_HINT=bf16,
-2 threads), on a 720x544 example photo with sensor noise, and prints mean / max absolute
-differences (of 255) between:
+In bf16 a tiled picture was 0.5/255 from the untiled one, where fp32 tiles are 0.04/255 from
+theirs. This script finds out which steps make the difference. It runs what brushwork runs on
+OpenVINO (INFERENCE_PRECISION_HINT=bf16, 2 threads): untiled, the fp32 graph's trunk
+(models/style_transform_trunk.onnx, fed the norms' scales and shifts computed in f32:
+python-export/norm_params.py); tiled, the trunk's segments (models/tiled_trunk.bundle, run as
+`tiling.run_tiled` does). On a 720x544 example photo with sensor noise it prints mean / max
+absolute differences (of 255) between:
 
-  1. the segments tile by tile (160 px tiles) and the segments over the whole picture as one
+  1. the trunk's segments tile by tile (160 px tiles) and over the whole picture as one
      window: what tiling itself adds;
-  2. the segments as one window and the whole graph compiled for the picture's size: what
-     cutting the graph at its norms changes;
-  3. the whole graph compiled for the picture's size and the same graph compiled for any size
-     (a dynamic shape): what compiling one graph two ways changes;
-  4. the segments and what brushwork runs untiled: the graph's trunk, fed the norms' scales and
-     shifts computed in f32 (python-export/norm_params.py);
-  5. each of them and OpenVINO f32.
+  2. the segments as one window and the trunk compiled for the picture's size: what cutting
+     the graph at its norms changes;
+  3. tiled and untiled, as brushwork runs them;
+  4. the fp32 graph's segments (models/tiled_fp32.bundle, which make the norms' scales and
+     shifts in the graph, in bf16: what brushwork ran before) and the trunk;
+  5. the whole fp32 graph compiled for the picture's size and for any size (a dynamic shape):
+     what compiling one graph two ways changes;
+  6. each of them and OpenVINO f32.
 
 Then it measures what running untiled pictures through the segments as one window would cost
 at 1920x1080 (the only way to make both paths the same computation): compile and inference
-time, and peak memory, against the whole graph.
+time, and peak memory, against the trunk.
 
 On a CPU with AMX, `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 python3 ...` holds OpenVINO's bf16
 convolutions to the kernels a CPU with AVX-512 BF16 but no AMX (AMD Zen 4) runs; the README
@@ -39,6 +41,7 @@ import numpy as np
 import openvino as ov
 from PIL import Image
 
+import norm_params
 import tiling
 from bf16_study import Trunk
 
@@ -74,8 +77,14 @@ class Segment:
         return out
 
 
-def segments(content, embedding, precision, tile_q):
-    header, models = tiling.unpack((ROOT / "models" / "tiled_fp32.bundle").read_bytes())
+def segments(content, embedding, precision, tile_q, bundle="trunk"):
+    """The picture run through a bundle's segments: `trunk` (what brushwork runs on OpenVINO,
+    fed the norms' scales and shifts computed in f32) or `fp32` (the fp32 graph's, which make
+    them from the embedding in the graph: what brushwork ran before)."""
+    header, models = tiling.unpack((ROOT / "models" / f"tiled_{bundle}.bundle").read_bytes())
+    params = None
+    if bundle == "trunk":
+        params = norm_params.feed(norm_params.unpack((ROOT / "models" / "norm_params.bin").read_bytes()), embedding)
     original = tiling.session
     def session(data):
         if (data, precision) not in loaded:
@@ -84,7 +93,7 @@ def segments(content, embedding, precision, tile_q):
 
     tiling.session = session
     try:
-        return tiling.run_tiled(header, models, header["plans"][0], content, embedding, tile_q)
+        return tiling.run_tiled(header, models, header["plans"][0], content, embedding, tile_q, params)
     finally:
         tiling.session = original
 
@@ -146,19 +155,21 @@ def main() -> None:
 
     f32 = whole(content, embedding, "f32")[0]
     pictures = {
-        "bf16 segments in 160 px tiles": segments(content, embedding, "bf16", 40),
-        "bf16 segments as one window": segments(content, embedding, "bf16", 10**6),
+        "bf16 trunk segments in 160 px tiles (brushwork's tiled run)": segments(content, embedding, "bf16", 40),
+        "bf16 trunk segments as one window": segments(content, embedding, "bf16", 10**6),
+        "bf16 trunk (brushwork's untiled run)": Trunk("bf16", 544, 720)(content[0], embedding)[None],
+        "bf16 fp32 graph's segments in 160 px tiles (brushwork before)":
+            segments(content, embedding, "bf16", 40, bundle="fp32"),
         "bf16 whole graph, static shape": whole(content, embedding, "bf16")[0],
         "bf16 whole graph, dynamic shape": whole(content, embedding, "bf16", static=False)[0],
-        "bf16 trunk (brushwork's untiled run)": Trunk("bf16", 544, 720)(content[0], embedding)[None],
-        "f32 segments in 160 px tiles": segments(content, embedding, "f32", 40),
+        "f32 trunk segments in 160 px tiles": segments(content, embedding, "f32", 40),
     }
-    f32_tiles = pictures.pop("f32 segments in 160 px tiles")
+    f32_tiles = pictures.pop("f32 trunk segments in 160 px tiles")
     names = list(pictures)
     print("\n720x544, mean / max absolute difference (of 255):")
-    for a, b in [(0, 1), (1, 2), (2, 3), (0, 4)]:
+    for a, b in [(0, 1), (1, 2), (0, 2), (3, 2), (4, 5)]:
         print(f"  {names[a]} vs {names[b]}: {apart(pictures[names[a]], pictures[names[b]])}")
-    print(f"  f32 segments in tiles vs f32 whole graph: {apart(f32_tiles, f32)}")
+    print(f"  f32 trunk segments in tiles vs f32 whole graph: {apart(f32_tiles, f32)}")
     for name in names:
         print(f"  {name} vs f32 whole graph: {apart(pictures[name], f32)}")
 

@@ -3,7 +3,7 @@
 
     python3 -m pip install -r python-export/requirements.txt
     python3 python-export/tiling.py   # writes models/tiled_fp32.bundle, tiled_fp16.bundle,
-                                      # tiled_multistyle26.bundle
+                                      # tiled_multistyle26.bundle, tiled_trunk.bundle
 
 Why: the network is fully convolutional, but each of its 13 conditional instance norms
 normalises with the mean and variance of its input over the *whole* picture. Tiles that each
@@ -14,9 +14,11 @@ statistics of every tile's own region in float64, and only then runs the next se
 takes the finished mean and variance as inputs. The statistics are exact, not estimated.
 
 The segments come from the committed fp32 and fp16 graphs (models/style_transform_fp32.onnx,
-style_transform_fp16.onnx) and the 26-preset network (models/multistyle26.onnx, given the
-float transformers' 8-bit NHWC pixels), with the norms' means and variances turned from
-computed tensors into inputs. Every tensor that crosses a cut is float32 (the fp16 segments cast
+style_transform_fp16.onnx), the fp32 graph's trunk that OpenVINO runs
+(models/style_transform_trunk.onnx, whose inputs are the norms' scales and shifts: its header
+lists them as `norm_params`, each segment those it takes as `params`) and the 26-preset network
+(models/multistyle26.onnx, given the float transformers' 8-bit NHWC pixels), with the norms'
+means and variances turned from computed tensors into inputs. Every tensor that crosses a cut is float32 (the fp16 segments cast
 at their edges), so brushwork keeps one kind of buffer.
 
 A plan is a list of stages, in order, each a segment run over every tile; each output is kept
@@ -48,10 +50,13 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 from PIL import Image
 
+import norm_params
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 MAGIC = b"BWTILES1"
 QUARTER = 4  # the network's stride: tiles are laid out on the 1/4-resolution grid
+EMBEDDING, EMBEDDING_LEN = "style_embedding", 100
 
 
 def norms(model: onnx.ModelProto) -> list[dict]:
@@ -193,7 +198,11 @@ class Segments:
         self.channels = {s["input"]: s["channels"] for s in self.stats}
         self.channels.update({s[k]: s["channels"] for s in self.stats for k in ("mean", "variance")})
         self.stat_names = {s[k] for s in self.stats for k in ("mean", "variance")}
-        self.style = next(i.name for i in model.graph.input if i.name != "content_image")
+        styles = [i.name for i in model.graph.input if i.name != "content_image"]
+        # The trunk (python-export/norm_params.py) takes the norms' scales and shifts, which
+        # brushwork computes from the embedding once per style: segments list those they take.
+        self.params = styles if len(styles) > 1 else []
+        self.style = EMBEDDING if self.params else styles[0]
         self.segments: dict[str, dict] = {}
         self.blobs: list[bytes] = []
 
@@ -206,11 +215,15 @@ class Segments:
             m = segment(self.fx, self.types, inputs, [o for o, _, _ in outputs], self.channels,
                         self.stat_names, name)
             data = m.SerializeToString()
+            given = [i.name for i in m.graph.input if i.name not in inputs]
             self.segments[name] = {
                 "inputs": inputs, "outputs": [o for o, _, _ in outputs], "halo": halo,
-                "stat_inputs": [i.name for i in m.graph.input if i.name not in inputs and i.name != self.style],
-                "embedding": any(i.name == self.style for i in m.graph.input),
+                "stat_inputs": [i for i in given if i in self.stat_names],
+                "embedding": self.style in given,
                 "bytes": len(data)}
+            if self.params:
+                self.segments[name]["params"] = [i for i in given if i in self.params]
+            assert set(given) <= self.stat_names | set(self.params) | {self.style}, given
             self.blobs.append(data)
         return {"segment": name, "outputs": [{"tensor": o, "stats": n, "keep": keep} for o, n, keep in outputs]}
 
@@ -220,18 +233,25 @@ class Segments:
         for name, data in zip(list(self.segments), self.blobs):
             self.segments[name]["offset"] = offset
             offset += len(data)
-        style = next(i for i in model.graph.input if i.name == self.style)
+        if self.params:
+            style_shape = [1, 1, 1, EMBEDDING_LEN]
+        else:
+            style = next(i for i in model.graph.input if i.name == self.style)
+            style_shape = [d.dim_value for d in style.type.tensor_type.shape.dim]
         header = {
             "variant": variant,
             "pixels": "u8",
             "style_input": self.style,
-            "style_shape": [d.dim_value for d in style.type.tensor_type.shape.dim],
+            "style_shape": style_shape,
             "tensors": {t: {"channels": self.channels.get(t, 3), "scale": s} for t, s in scale.items()},
             "norms": [{"input": s["input"], "mean": s["mean"], "variance": s["variance"],
                        "channels": s["channels"]} for s in self.stats],
             "segments": self.segments,
             "plans": [{"name": name, "stages": stages} for name, stages in plans],
         }
+        if self.params:
+            # Computed from the embedding by models/norm_params.bin.
+            header["norm_params"] = self.params
         return header, self.blobs
 
 
@@ -324,13 +344,15 @@ def session(data: bytes) -> ort.InferenceSession:
 
 
 def run_tiled(header: dict, models: dict[str, bytes], plan: dict, content: np.ndarray,
-              emb: np.ndarray, tile_q: int) -> np.ndarray:
-    """What brushwork does (src/stylizer/tiled/executor.rs), in numpy: the reference for its tests."""
+              emb: np.ndarray, tile_q: int, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """What brushwork does (src/stylizer/tiled/executor.rs), in numpy: the reference for its tests.
+    `params`: the trunk's norm inputs for the style (norm_params.feed), for a trunk bundle."""
     sessions = {k: session(v) for k, v in models.items()}
     hq, wq = content.shape[1] // QUARTER, content.shape[2] // QUARTER
     tensors = header["tensors"]
     buffers = {"content_image": content}
     known: dict[str, np.ndarray] = {}
+    params = params or {}
     picture = None
     for stage in plan["stages"]:
         seg = header["segments"][stage["segment"]]
@@ -344,6 +366,7 @@ def run_tiled(header: dict, models: dict[str, bytes], plan: dict, content: np.nd
                 a0, b0 = max(0, y0 - halo), max(0, x0 - halo)
                 a1, b1 = min(hq, y1 + halo), min(wq, x1 + halo)
                 feed = {k: known[k] for k in seg["stat_inputs"]}
+                feed.update({k: params[k] for k in seg.get("params", [])})
                 if seg["embedding"]:
                     feed[header["style_input"]] = emb
                 for name in seg["inputs"]:
@@ -391,9 +414,12 @@ def check(header: dict, models: dict[str, bytes], untiled) -> None:
     else:
         embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
         style = np.array(embedding, dtype=np.float32).reshape(1, 1, 1, 100)
+    params = None
+    if "norm_params" in header:
+        params = norm_params.feed(norm_params.unpack((MODELS / "norm_params.bin").read_bytes()), style)
     ref = untiled(content, style)
     for plan in header["plans"]:
-        out = run_tiled(header, models, plan, content, style, tile_q=40)
+        out = run_tiled(header, models, plan, content, style, tile_q=40, params=params)
         d = np.abs(out.astype(np.float64) - ref.astype(np.float64))
         what = f"{header['variant']}, plan {plan['name']}"
         print(f"  {what}: 720x544 in 160 px tiles vs untiled: mean {d.mean():.4f}/255, max {d.max():.0f}")
@@ -405,8 +431,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-check", action="store_true", help="write the bundles without checking them")
     args = ap.parse_args()
-    for variant in ("fp32", "fp16", "multistyle"):
-        if variant == "multistyle":
+    for variant in ("fp32", "fp16", "multistyle", "trunk"):
+        if variant == "trunk":
+            # What OpenVINO runs (python-export/norm_params.py writes the trunk): its tiles take
+            # the norms' scales and shifts in f32, as the untiled trunk does, not computed in
+            # the graph (in bf16, that rounded their weights to 8 bits of mantissa).
+            path = MODELS / "style_transform_trunk.onnx"
+            header, blobs = build(onnx.load(path), variant)
+            out = MODELS / "tiled_trunk.bundle"
+            params = norm_params.unpack((MODELS / "norm_params.bin").read_bytes())
+
+            def untiled(content, emb, sess=session(path.read_bytes()), params=params):
+                return sess.run(None, dict(norm_params.feed(params, emb), content_image=content))[0]
+        elif variant == "multistyle":
             path = MODELS / "multistyle26.onnx"
             header, blobs = build_multistyle(onnx.load(path))
             out = MODELS / "tiled_multistyle26.bundle"

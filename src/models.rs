@@ -30,6 +30,8 @@ pub const TILED_MULTISTYLE_FILE: &str = "tiled_multistyle26.bundle";
 pub const TRANSFORM_TRUNK_FILE: &str = "style_transform_trunk.onnx";
 /// The weights of those scales and shifts, applied once per style ([`crate::norm_params`]).
 pub const NORM_PARAMS_FILE: &str = "norm_params.bin";
+/// The trunk cut into segments for pictures run in tiles on OpenVINO.
+pub const TILED_TRUNK_FILE: &str = "tiled_trunk.bundle";
 
 /// File name of the 26-style network (Dumoulin et al. 2017), used by presets.
 pub const MULTISTYLE_FILE: &str = "multistyle26.onnx";
@@ -44,6 +46,7 @@ static EMBEDDED_NORM_PARAMS: &[u8] = include_bytes!("../models/norm_params.bin")
 static EMBEDDED_TILED_FP32: &[u8] = include_bytes!("../models/tiled_fp32.bundle");
 static EMBEDDED_TILED_FP16: &[u8] = include_bytes!("../models/tiled_fp16.bundle");
 static EMBEDDED_TILED_MULTISTYLE: &[u8] = include_bytes!("../models/tiled_multistyle26.bundle");
+static EMBEDDED_TILED_TRUNK: &[u8] = include_bytes!("../models/tiled_trunk.bundle");
 
 /// Which variant of the transformation network runs.
 ///
@@ -168,6 +171,9 @@ pub struct ModelSet {
     pub tiled_fp16: Option<ModelBytes>,
     /// The multi-style network's segments; `None` when a models directory lacks them.
     pub tiled_multistyle: Option<ModelBytes>,
+    /// The trunk's segments, which OpenVINO runs in tiles with [`norm_params`](Self::norm_params);
+    /// `None` when a models directory lacks them.
+    pub tiled_trunk: Option<ModelBytes>,
 }
 
 impl ModelSet {
@@ -188,6 +194,7 @@ impl ModelSet {
             tiled_fp32: Some(embedded(TILED_FP32_FILE, EMBEDDED_TILED_FP32)),
             tiled_fp16: Some(embedded(TILED_FP16_FILE, EMBEDDED_TILED_FP16)),
             tiled_multistyle: Some(embedded(TILED_MULTISTYLE_FILE, EMBEDDED_TILED_MULTISTYLE)),
+            tiled_trunk: Some(embedded(TILED_TRUNK_FILE, EMBEDDED_TILED_TRUNK)),
         }
     }
 
@@ -221,6 +228,7 @@ impl ModelSet {
             tiled_fp32: optional(TILED_FP32_FILE)?,
             tiled_fp16: optional(TILED_FP16_FILE)?,
             tiled_multistyle: optional(TILED_MULTISTYLE_FILE)?,
+            tiled_trunk: optional(TILED_TRUNK_FILE)?,
         })
     }
 
@@ -237,6 +245,14 @@ impl ModelSet {
     /// The fp32 variant's trunk and its norm parameters' weights, if the set has both.
     pub fn trunk(&self) -> Option<(&ModelBytes, &ModelBytes)> {
         self.transform_trunk.as_ref().zip(self.norm_params.as_ref())
+    }
+
+    /// The trunk's segments and its norm parameters' weights, if the set has the trunk (so
+    /// that OpenVINO runs it untiled) and both of these.
+    pub fn tiled_trunk(&self) -> Option<(&ModelBytes, &ModelBytes)> {
+        self.trunk()
+            .and(self.tiled_trunk.as_ref())
+            .zip(self.norm_params.as_ref())
     }
 
     /// The transformation network of this precision, if the set has it.

@@ -36,7 +36,8 @@ pub struct EngineArgs {
     /// Load style_predict.onnx and style_transform.onnx (and, if there, style_transform_fp32.onnx,
     /// style_transform_fp16.onnx, multistyle26.onnx, the tiled_*.bundle files for large
     /// pictures, and style_transform_trunk.onnx with norm_params.bin, which OpenVINO runs in
-    /// place of the fp32 graph) from DIR instead of the built-in models.
+    /// place of the fp32 graph, tiled_trunk.bundle in tiles) from DIR instead of the built-in
+    /// models.
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 

@@ -90,6 +90,10 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
             "tiled (presets, for large pictures)",
             models.tiled_multistyle.as_ref(),
         ),
+        (
+            "tiled (fp32 trunk, for large pictures on OpenVINO)",
+            models.tiled_trunk.as_ref(),
+        ),
     ] {
         match model {
             Some(model) => {

@@ -1,10 +1,13 @@
 //! Whole or in tiles: the memory budget, and loading the tiled segments of a network on the
 //! first picture that needs them.
 
+use std::sync::Arc;
+
 use image::RgbImage;
 
 use crate::engine::{self, gpu_memory, Device};
 use crate::models::Precision;
+use crate::norm_params::NormParams;
 
 use super::tiled::{whole_estimate, Bundle, Network, Tiler, Tiling};
 use super::tiled::{DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET};
@@ -46,7 +49,19 @@ impl Stylizer {
             reason,
         };
         if self.tiler_of(network).is_none() {
+            // OpenVINO runs the trunk untiled, where the set has it (with the norms' scales and
+            // shifts computed in f32), and its segments in tiles, where the set has those too.
+            let trunk = match (network, self.transform.device(), precision) {
+                (Network::Transform, Device::OpenVino, Precision::Fp32 | Precision::Bf16) => {
+                    self.models.tiled_trunk()
+                }
+                _ => None,
+            };
             let (model, file) = match network {
+                Network::Transform if trunk.is_some() => (
+                    trunk.map(|(segments, _)| segments),
+                    crate::models::TILED_TRUNK_FILE,
+                ),
                 Network::Transform => (
                     self.models.tiled_for(precision),
                     match precision {
@@ -79,6 +94,10 @@ impl Stylizer {
                 }
                 return Ok(Tiling::Whole { estimate: whole });
             };
+            let norm_params = match trunk {
+                Some((_, params)) => Some(Arc::new(NormParams::parse(params)?)),
+                None => None,
+            };
             let bundle = Bundle::parse(model)?;
             // The segments run where the whole network runs, in the same precision (the
             // presets' network on ONNX Runtime, beside the transformer, in float32).
@@ -87,7 +106,7 @@ impl Stylizer {
                 Network::Presets => self.transform.graphs_device(),
             };
             let graphs = engine::start_graphs(device, precision, self.threads)?;
-            *self.tiler_of(network) = Some(Tiler::new(bundle, graphs));
+            *self.tiler_of(network) = Some(Tiler::new(bundle, graphs, norm_params)?);
         }
         let (budget_given, tile_side) = (self.memory_budget.is_some(), self.tile_side);
         let tiler = self.tiler_of(network).as_ref().expect("loaded above");

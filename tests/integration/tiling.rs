@@ -252,8 +252,34 @@ fn openvino_runs_the_segments_too() {
     ];
     let (tiled, log) = stylize_verbose(dir.path(), "tiled.png", &photo, &ov);
     assert!(log.contains("OpenVINO compiled segment contract"), "{log}");
-    assert!(log.contains("1001x747: in 48 tiles of 128x128 px"), "{log}");
+    // The segments of the trunk that OpenVINO runs untiled, fed the norms' scales and shifts.
+    assert!(
+        log.contains("1001x747: in 48 tiles of 128x128 px (trunk segments"),
+        "{log}"
+    );
     assert_same_picture(&tiled, &whole, 128, "openvino fp32, tiled vs untiled");
+    // A models directory without the trunk's segments runs the fp32 graph's.
+    let models = tempfile::tempdir().unwrap();
+    for f in [
+        "style_predict.onnx",
+        "style_transform.onnx",
+        "style_transform_fp32.onnx",
+        "style_transform_trunk.onnx",
+        "norm_params.bin",
+        "tiled_fp32.bundle",
+    ] {
+        std::fs::copy(root().join("models").join(f), models.path().join(f)).unwrap();
+    }
+    let models_arg = models.path().to_str().unwrap();
+    let args: Vec<&str> = ov.iter().copied().chain(["--models", models_arg]).collect();
+    let (fp32_segments, log) = stylize_verbose(dir.path(), "tiled_fp32.png", &photo, &args);
+    assert!(log.contains("(fp32 segments"), "{log}");
+    assert_same_picture(
+        &fp32_segments,
+        &whole,
+        128,
+        "openvino, fp32 segments vs untiled",
+    );
     if !crate::devices::cpu_has_bf16() {
         skip_visibly(
             "openvino_runs_the_segments_too (bf16)",
@@ -295,13 +321,14 @@ fn openvino_runs_the_segments_too() {
         "openvino bf16: tiled vs untiled: mean {mean:.4}/255, border {border:.4}/255, max {max}; \
          from fp32: tiled {tiled_off:.4}, untiled {whole_off:.4}"
     );
-    // Untiled, bf16 runs the network's trunk, compiled apart from the segments, and OpenVINO rounds
-    // to bf16 in other places in each compilation (measured 0.50/255 apart, max 6, on AMX and
-    // on AVX-512 BF16 kernels; the same graph compiled for a fixed and for any size is 0.60 apart:
-    // `python-export/bf16_tiling_study.py`). What holds: tiled is as close to fp32 as untiled,
-    // no seam shows, and naive tiles (each with its own statistics) would be several /255 off.
-    assert!(tiled_off <= whole_off + 0.1, "{tiled_off} vs {whole_off}");
-    assert!(mean < 1.0 && border < 1.5 * mean + 0.1, "{mean} {border}");
+    // Untiled, bf16 runs the network's trunk, compiled apart from its segments, and OpenVINO
+    // rounds to bf16 in other places in each compilation (measured 0.44/255 apart, max 5, on
+    // AMX and on AVX-512 BF16 kernels; the same graph compiled for a fixed and for any size is
+    // 0.60 apart: `python-export/bf16_tiling_study.py`). What holds: tiled is as close to fp32
+    // as untiled (measured closer: 0.41 against 0.51), no seam shows, and naive tiles (each
+    // with its own statistics) would be several /255 off.
+    assert!(tiled_off <= whole_off + 0.05, "{tiled_off} vs {whole_off}");
+    assert!(mean < 0.6 && border < 1.5 * mean + 0.1, "{mean} {border}");
 }
 
 /// The presets' network has norms of its own (18, the first at full resolution): it runs in

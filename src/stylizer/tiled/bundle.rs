@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::models::{ModelBytes, ModelError};
+use crate::style::EMBEDDING_DIM;
 
 use super::budget::WINDOW_BYTES_PER_PIXEL;
 
@@ -35,6 +36,10 @@ pub(super) struct Header {
     pub(super) segments: HashMap<String, SegmentInfo>,
     /// Ways to run the network, fastest first.
     pub(super) plans: Vec<Plan>,
+    /// The trunk's inputs that `norm_params.bin` computes from the embedding (the norms' scales
+    /// and shifts); empty for a network that takes the embedding itself.
+    #[serde(default)]
+    pub(super) norm_params: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +70,9 @@ pub(super) struct SegmentInfo {
     pub(super) halo: usize,
     pub(super) stat_inputs: Vec<String>,
     pub(super) embedding: bool,
+    /// Which of the header's `norm_params` it takes.
+    #[serde(default)]
+    pub(super) params: Vec<String>,
     pub(super) offset: usize,
     pub(super) bytes: usize,
 }
@@ -138,6 +146,11 @@ impl Header {
         if !(1..=MAX_STYLE_LEN).contains(&style_len) || self.style_shape.contains(&0) {
             return Err(format!("its style input has shape {:?}", self.style_shape));
         }
+        if !self.norm_params.is_empty() && style_len != EMBEDDING_DIM {
+            return Err(format!(
+                "its norm parameters come from a {style_len}-number style, not an embedding"
+            ));
+        }
         for (name, t) in &self.tensors {
             if ![1, 2, 4].contains(&t.scale) || !(1..=MAX_CHANNELS).contains(&t.channels) {
                 return Err(format!(
@@ -173,6 +186,11 @@ impl Header {
             if let Some(i) = s.stat_inputs.iter().find(|i| self.norm_of(i).is_none()) {
                 return Err(format!(
                     "segment {name} takes {i}, which is no norm's statistic"
+                ));
+            }
+            if let Some(i) = s.params.iter().find(|i| !self.norm_params.contains(i)) {
+                return Err(format!(
+                    "segment {name} takes {i}, which is no norm parameter"
                 ));
             }
         }
@@ -308,9 +326,12 @@ mod tests {
 
     #[test]
     fn the_embedded_bundles_parse_and_their_peak_is_what_the_readme_says() {
-        for variant in [Precision::Fp32, Precision::Fp16] {
-            let set = crate::ModelSet::embedded();
-            let b = Bundle::parse(set.tiled_for(variant).expect("embedded")).expect("valid");
+        let set = crate::ModelSet::embedded();
+        let trunk = set.tiled_trunk().expect("embedded").0;
+        let fp32 = set.tiled_for(Precision::Fp32).expect("embedded");
+        let fp16 = set.tiled_for(Precision::Fp16).expect("embedded");
+        for (variant, bundle) in [("fp32", fp32), ("fp16", fp16), ("trunk", trunk)] {
+            let b = Bundle::parse(bundle).expect("valid");
             // 6000x4000 in 256 px tiles. While a residual block's sum is formed: four
             // 32-channel quarter-resolution tensors in fp16 (the previous sum, its second
             // convolution, the new sum, the next first convolution) and a 66x66 window. While
@@ -402,5 +423,16 @@ mod tests {
             let e = with_header(edit);
             assert!(e.contains(needle), "{needle}: {e}");
         }
+        // A segment that takes a norm parameter the header does not list, and parameters
+        // made from a style that is not an embedding.
+        let e = with_header(&|h| {
+            h["segments"]["contract"]["params"] = serde_json::json!(["style_params/x"])
+        });
+        assert!(e.contains("which is no norm parameter"), "{e}");
+        let e = with_header(&|h| {
+            h["norm_params"] = serde_json::json!(["style_params/x"]);
+            h["style_shape"] = serde_json::json!([26]);
+        });
+        assert!(e.contains("not an embedding"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use image::RgbImage;
 
 use crate::engine::{padded_dims, EngineError, Graph, Input, Output};
 use crate::models::{ModelBytes, ModelError};
+use crate::style::StyleEmbedding;
 use crate::tensor::fill_nhwc_window;
 
 use super::bundle::{CONTENT, PICTURE, STRIDE};
@@ -62,6 +63,22 @@ impl Tiler {
                 ),
             }));
         }
+        if let Some(norms) = self.norms.as_mut() {
+            // The bundle's check made its style an embedding, and its length was checked above.
+            let embedding = StyleEmbedding(style.try_into().map_err(|_| {
+                EngineError::Model(ModelError::Invalid {
+                    path: self.bundle.model.origin.clone(),
+                    role: "tiled transformation",
+                    reason: format!(
+                        "its norm parameters need an embedding, not {} numbers",
+                        style.len()
+                    ),
+                })
+            })?);
+            for (k, v) in norms.values.iter_mut() {
+                norms.params.compute(*k, &embedding, v);
+            }
+        }
         let (ph, pw) = padded_dims(content);
         let (hq, wq) = (ph / STRIDE, pw / STRIDE);
         let tq = (tile_side as usize / STRIDE).max(1);
@@ -107,6 +124,12 @@ impl Tiler {
                 .collect();
             let stat_inputs = seg.stat_inputs.clone();
             let embedding = seg.embedding;
+            // Each norm parameter it takes, by its place in the header's list (checked).
+            let params: Vec<(String, usize)> = seg
+                .params
+                .iter()
+                .filter_map(|p| Some((p.clone(), header.norm_params.iter().position(|n| n == p)?)))
+                .collect();
             let output_names = seg.outputs.clone();
             let outputs: Vec<&str> = output_names.iter().map(String::as_str).collect();
             let frees: Vec<String> = seg
@@ -142,7 +165,7 @@ impl Tiler {
                             }
                         }
                     }
-                    let mut feed: Vec<(&str, Input)> = Vec::with_capacity(8);
+                    let mut feed: Vec<(&str, Input)> = Vec::with_capacity(8 + params.len());
                     for (k, (name, c, f)) in inputs.iter().enumerate() {
                         let (h, w) = ((ay1 - ay0) * f, (ax1 - ax0) * f);
                         feed.push((
@@ -157,6 +180,12 @@ impl Tiler {
                     for s in &stat_inputs {
                         let v = &known[s];
                         feed.push((s, Input::F32(v, [1, v.len(), 1, 1])));
+                    }
+                    if let Some(norms) = &self.norms {
+                        for (name, k) in &params {
+                            let v = &norms.values[*k].1;
+                            feed.push((name, Input::F32(v, [1, v.len(), 1, 1])));
+                        }
                     }
                     if embedding {
                         let input = &self.bundle.header.style_input;

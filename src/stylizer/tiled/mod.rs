@@ -5,7 +5,9 @@
 //! would each get their own statistics: seams and colour shifts. `python-export/tiling.py` cuts
 //! the network at every norm into segments that take the finished statistics as inputs, and
 //! writes them, with the plans that order them, into one bundle per variant
-//! (`models/tiled_fp32.bundle`, `tiled_fp16.bundle`). [`Tiler`] runs a plan: each segment tile
+//! (`models/tiled_fp32.bundle`, `tiled_fp16.bundle`; on OpenVINO `tiled_trunk.bundle`, the
+//! segments of the trunk it runs untiled, fed the norms' scales and shifts from
+//! `norm_params.bin`). [`Tiler`] runs a plan: each segment tile
 //! by tile over the whole picture, each tile read with a halo that covers the segment's
 //! receptive field, its output either summed into the next norm's statistics (in f64, over the
 //! tile's own region only) or kept in half precision for the segments that read it. The
@@ -29,7 +31,11 @@ pub(crate) use bundle::Bundle;
 
 use bundle::{Plan, STRIDE};
 
+use std::sync::Arc;
+
 use crate::engine::Graphs;
+use crate::models::ModelError;
+use crate::norm_params::NormParams;
 
 use super::StylizeError;
 
@@ -68,23 +74,70 @@ impl std::fmt::Display for Tiling {
     }
 }
 
+/// The norms' scales and shifts that a trunk's segments take.
+struct TrunkNorms {
+    /// Their weights (`norm_params.bin`).
+    params: Arc<NormParams>,
+    /// Per entry of the bundle's `norm_params`: its index in `params`, and its values for the
+    /// style being run, computed once a picture.
+    values: Vec<(usize, Vec<f32>)>,
+}
+
 /// Runs the segments of a bundle.
 pub(crate) struct Tiler {
     bundle: Bundle,
     graphs: Box<dyn Graphs>,
+    /// For the trunk's segments: the norms' scales and shifts they take.
+    norms: Option<TrunkNorms>,
     /// Scratch for one window of each input, reused between tiles.
     scratch: Vec<Vec<f32>>,
     pixels: Vec<u8>,
 }
 
 impl Tiler {
-    pub(crate) fn new(bundle: Bundle, graphs: Box<dyn Graphs>) -> Self {
-        Tiler {
+    /// A tiler for `bundle`, whose segments `graphs` runs. A trunk's bundle takes the norms'
+    /// scales and shifts, which `norm_params` must provide, every one it names.
+    pub(crate) fn new(
+        bundle: Bundle,
+        graphs: Box<dyn Graphs>,
+        norm_params: Option<Arc<NormParams>>,
+    ) -> Result<Self, ModelError> {
+        let wanted = &bundle.header.norm_params;
+        let norms = match norm_params {
+            _ if wanted.is_empty() => None,
+            None => {
+                return Err(ModelError::Invalid {
+                    path: bundle.model.origin.clone(),
+                    role: "tiled transformation",
+                    reason: "its segments take the norms' parameters, and no norm_params.bin \
+                             was given"
+                        .into(),
+                })
+            }
+            Some(params) => {
+                let mut values = Vec::with_capacity(wanted.len());
+                for name in wanted {
+                    let Some(k) = params.inputs().iter().position(|i| &i.name == name) else {
+                        return Err(ModelError::Invalid {
+                            path: bundle.model.origin.clone(),
+                            role: "tiled transformation",
+                            reason: format!(
+                                "its segments take {name}, which norm_params.bin does not give"
+                            ),
+                        });
+                    };
+                    values.push((k, vec![0.0; params.inputs()[k].channels]));
+                }
+                Some(TrunkNorms { params, values })
+            }
+        };
+        Ok(Tiler {
             bundle,
             graphs,
+            norms,
             scratch: Vec::new(),
             pixels: Vec::new(),
-        }
+        })
     }
 
     /// The tiling of a `width x height` picture: the fastest plan that fits `budget`, and what
@@ -133,5 +186,81 @@ impl Tiler {
             tiles: hq.div_ceil(tq) * wq.div_ceil(tq),
             estimate,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::engine::{EngineError, Graph, Input, Take};
+    use crate::models::ModelBytes;
+
+    /// Graphs that are never run: what a tiler holds before its first picture.
+    struct Unused;
+
+    impl Graphs for Unused {
+        fn load(&mut self, _: &Graph, _: &[&str], _: &str) -> Result<(), EngineError> {
+            Ok(())
+        }
+
+        fn run(
+            &mut self,
+            _: &Graph,
+            _: &[(&str, Input)],
+            _: &[&str],
+            _: &mut Take,
+        ) -> Result<(), EngineError> {
+            unreachable!("no picture is run")
+        }
+    }
+
+    #[test]
+    fn the_trunks_segments_need_every_norm_parameter_they_take() {
+        let set = crate::ModelSet::embedded();
+        let (segments, params) = set.tiled_trunk().expect("embedded");
+        let bundle = || Bundle::parse(segments).expect("valid");
+        assert_eq!(bundle().header.norm_params.len(), 26);
+        let params = NormParams::parse(params).expect("valid");
+        let tiler = Tiler::new(bundle(), Box::new(Unused), Some(Arc::new(params.clone())));
+        let norms = tiler
+            .expect("the embedded files agree")
+            .norms
+            .expect("trunk");
+        assert_eq!(norms.values.len(), 26);
+
+        let err = |norm_params| {
+            Tiler::new(bundle(), Box::new(Unused), norm_params)
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(err(None).contains("no norm_params.bin"), "{}", err(None));
+        // A norm_params.bin for another network: it names other inputs.
+        let other = params.inputs()[0].name.clone();
+        let renamed = ModelBytes {
+            origin: "other.bin".into(),
+            bytes: Cow::Owned(
+                set.norm_params
+                    .as_ref()
+                    .unwrap()
+                    .bytes
+                    .windows(other.len())
+                    .position(|w| w == other.as_bytes())
+                    .map(|at| {
+                        let mut b = set.norm_params.as_ref().unwrap().bytes.to_vec();
+                        b[at + other.len() - 1] = b'X';
+                        b
+                    })
+                    .expect("the name is in the header"),
+            ),
+        };
+        let e = err(Some(Arc::new(NormParams::parse(&renamed).expect("valid"))));
+        assert!(e.contains("which norm_params.bin does not give"), "{e}");
+
+        // The fp32 graph's segments take the embedding, and need no parameters.
+        let fp32 = Bundle::parse(set.tiled_fp32.as_ref().unwrap()).expect("valid");
+        assert!(Tiler::new(fp32, Box::new(Unused), None).is_ok());
     }
 }
