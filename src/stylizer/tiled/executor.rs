@@ -65,7 +65,7 @@ impl Tiler {
         }
         if let Some(norms) = self.norms.as_mut() {
             // The bundle's check made its style an embedding, and its length was checked above.
-            let embedding = StyleEmbedding(style.try_into().map_err(|_| {
+            let embedding = StyleEmbedding::from_slice(style).ok_or_else(|| {
                 EngineError::Model(ModelError::Invalid {
                     path: self.bundle.model.origin.clone(),
                     role: "tiled transformation",
@@ -74,7 +74,7 @@ impl Tiler {
                         style.len()
                     ),
                 })
-            })?);
+            })?;
             for (k, v) in norms.values.iter_mut() {
                 norms.params.compute(*k, &embedding, v);
             }
@@ -128,7 +128,7 @@ impl Tiler {
             let params: Vec<(String, usize)> = seg
                 .params
                 .iter()
-                .filter_map(|p| Some((p.clone(), header.norm_params.iter().position(|n| n == p)?)))
+                .filter_map(|p| Some((p.clone(), header.norm_param_index(p)?)))
                 .collect();
             let output_names = seg.outputs.clone();
             let outputs: Vec<&str> = output_names.iter().map(String::as_str).collect();

@@ -102,31 +102,40 @@ impl Tiler {
         graphs: Box<dyn Graphs>,
         norm_params: Option<Arc<NormParams>>,
     ) -> Result<Self, ModelError> {
+        let invalid = |reason: String| ModelError::Invalid {
+            path: bundle.model.origin.clone(),
+            role: "tiled transformation",
+            reason,
+        };
         let wanted = &bundle.header.norm_params;
         let norms = match norm_params {
             _ if wanted.is_empty() => None,
             None => {
-                return Err(ModelError::Invalid {
-                    path: bundle.model.origin.clone(),
-                    role: "tiled transformation",
-                    reason: "its segments take the norms' parameters, and no norm_params.bin \
-                             was given"
+                return Err(invalid(
+                    "its segments take the norms' scales and shifts, as only the trunk's \
+                     (tiled_trunk.bundle, with norm_params.bin) do"
                         .into(),
-                })
+                ))
             }
             Some(params) => {
                 let mut values = Vec::with_capacity(wanted.len());
-                for name in wanted {
-                    let Some(k) = params.inputs().iter().position(|i| &i.name == name) else {
-                        return Err(ModelError::Invalid {
-                            path: bundle.model.origin.clone(),
-                            role: "tiled transformation",
-                            reason: format!(
-                                "its segments take {name}, which norm_params.bin does not give"
-                            ),
-                        });
+                for p in wanted {
+                    let given = params.inputs().iter().position(|i| i.name == p.name);
+                    let Some(k) = given else {
+                        return Err(invalid(format!(
+                            "its segments take {}, which norm_params.bin does not give",
+                            p.name
+                        )));
                     };
-                    values.push((k, vec![0.0; params.inputs()[k].channels]));
+                    let channels = params.inputs()[k].channels;
+                    if channels != p.channels {
+                        return Err(invalid(format!(
+                            "its segments take {} with {} channels, where norm_params.bin \
+                             gives {channels}",
+                            p.name, p.channels
+                        )));
+                    }
+                    values.push((k, vec![0.0; channels]));
                 }
                 Some(TrunkNorms { params, values })
             }
@@ -191,11 +200,8 @@ impl Tiler {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use super::*;
     use crate::engine::{EngineError, Graph, Input, Take};
-    use crate::models::ModelBytes;
 
     /// Graphs that are never run: what a tiler holds before its first picture.
     struct Unused;
@@ -236,28 +242,40 @@ mod tests {
                 .expect("refused")
                 .to_string()
         };
-        assert!(err(None).contains("no norm_params.bin"), "{}", err(None));
-        // A norm_params.bin for another network: it names other inputs.
-        let other = params.inputs()[0].name.clone();
-        let renamed = ModelBytes {
-            origin: "other.bin".into(),
-            bytes: Cow::Owned(
-                set.norm_params
-                    .as_ref()
-                    .unwrap()
-                    .bytes
-                    .windows(other.len())
-                    .position(|w| w == other.as_bytes())
-                    .map(|at| {
-                        let mut b = set.norm_params.as_ref().unwrap().bytes.to_vec();
-                        b[at + other.len() - 1] = b'X';
-                        b
-                    })
-                    .expect("the name is in the header"),
-            ),
+        let e = err(None);
+        assert!(e.contains("only the trunk's (tiled_trunk.bundle"), "{e}");
+        // A norm_params.bin for another network: it names other inputs, or other channels.
+        let params = Some(Arc::new(params));
+        let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let bundle = Bundle::parse(&bundle::with_edited_header(segments, edit)).unwrap();
+            Tiler::new(bundle, Box::new(Unused), params.clone())
+                .err()
+                .expect("refused")
+                .to_string()
         };
-        let e = err(Some(Arc::new(NormParams::parse(&renamed).expect("valid"))));
-        assert!(e.contains("which norm_params.bin does not give"), "{e}");
+        let first = bundle::header_of(segments)["norm_params"][0]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let e = edited(&|h| {
+            h["norm_params"][0]["name"] = "style_params/other".into();
+            for s in h["segments"].as_object_mut().unwrap().values_mut() {
+                for p in s["params"].as_array_mut().into_iter().flatten() {
+                    if p == first.as_str() {
+                        *p = "style_params/other".into();
+                    }
+                }
+            }
+        });
+        assert!(
+            e.contains("style_params/other, which norm_params.bin does not give"),
+            "{e}"
+        );
+        let e = edited(&|h| h["norm_params"][0]["channels"] = 7.into());
+        assert!(
+            e.contains("with 7 channels, where norm_params.bin gives"),
+            "{e}"
+        );
 
         // The fp32 graph's segments take the embedding, and need no parameters.
         let fp32 = Bundle::parse(set.tiled_fp32.as_ref().unwrap()).expect("valid");
