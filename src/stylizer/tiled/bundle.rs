@@ -22,6 +22,8 @@ pub(super) const STRIDE: usize = 4;
 const MAX_CHANNELS: usize = 1024;
 const MAX_HALO: usize = 256;
 const MAX_STYLE_LEN: usize = 4096;
+/// The trunk has 26 norm parameters.
+const MAX_NORM_PARAMS: usize = 1024;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Header {
@@ -157,6 +159,12 @@ impl Header {
                 "its norm parameters come from a {style_len}-number style, not an embedding"
             ));
         }
+        if self.norm_params.len() > MAX_NORM_PARAMS {
+            return Err(format!(
+                "it lists {} norm parameters",
+                self.norm_params.len()
+            ));
+        }
         if let Some(p) = self
             .norm_params
             .iter()
@@ -206,6 +214,13 @@ impl Header {
             if let Some(i) = s.stat_inputs.iter().find(|i| self.norm_of(i).is_none()) {
                 return Err(format!(
                     "segment {name} takes {i}, which is no norm's statistic"
+                ));
+            }
+            if s.params.len() > self.norm_params.len() {
+                return Err(format!(
+                    "segment {name} takes {} norm parameters of {}",
+                    s.params.len(),
+                    self.norm_params.len()
                 ));
             }
             if let Some(i) = s
@@ -486,7 +501,8 @@ mod tests {
         // A segment that takes a norm parameter the header does not list, and parameters
         // made from a style that is not an embedding.
         let e = with_header(&|h| {
-            h["segments"]["contract"]["params"] = serde_json::json!(["style_params/x"])
+            h["norm_params"] = serde_json::json!([{"name": "style_params/y", "channels": 32}]);
+            h["segments"]["contract"]["params"] = serde_json::json!(["style_params/x"]);
         });
         assert!(e.contains("which is no norm parameter"), "{e}");
         let e = with_header(&|h| {
@@ -501,5 +517,8 @@ mod tests {
             h["norm_params"] = serde_json::json!([{"name": "style_params/x", "channels": 0}])
         });
         assert!(e.contains("0 channels"), "{e}");
+        let e =
+            with_header(&|h| h["segments"]["contract"]["params"] = serde_json::json!(["x", "y"]));
+        assert!(e.contains("takes 2 norm parameters of 0"), "{e}");
     }
 }
