@@ -69,6 +69,14 @@ pub enum Work {
     Frame(FrameJob),
 }
 
+/// A worker's stylizer, with the style-prediction network loaded before the first request
+/// rather than during it (a server that cannot load it fails at start).
+fn worker_stylizer(options: StylizerOptions) -> Result<Stylizer, crate::StylizeError> {
+    let mut stylizer = Stylizer::new(options)?;
+    stylizer.load_predictor()?;
+    Ok(stylizer)
+}
+
 impl Work {
     fn kind(&self) -> &'static str {
         match self {
@@ -147,37 +155,30 @@ impl Pool {
             let queued = Arc::clone(&queued);
             std::thread::Builder::new()
                 .name(format!("stylizer-{i}"))
-                // A server loads the style-prediction network before its first request
-                // rather than during it (and fails at start if it cannot).
-                .spawn(move || {
-                    match Stylizer::new(options).and_then(|mut s| {
-                        s.load_predictor()?;
-                        Ok(s)
-                    }) {
-                        Ok(stylizer) => {
-                            let about = (
-                                stylizer.predictor_sha256().to_string(),
-                                format!(
-                                    "{} {} ({})",
-                                    stylizer.device(),
-                                    stylizer.precision(),
-                                    stylizer.engine()
-                                ),
-                            );
-                            let _ = ready.send(Ok(about));
-                            // The starter counts answers; a worker that panics later must not
-                            // leave it waiting on a sender kept here.
-                            drop(ready);
-                            let mut worker = Worker {
-                                stylizer,
-                                out: RgbImage::new(1, 1),
-                                limits,
-                            };
-                            worker.serve(&receiver, &metrics, &queued);
-                        }
-                        Err(e) => {
-                            let _ = ready.send(Err(e));
-                        }
+                .spawn(move || match worker_stylizer(options) {
+                    Ok(stylizer) => {
+                        let about = (
+                            stylizer.predictor_sha256().to_string(),
+                            format!(
+                                "{} {} ({})",
+                                stylizer.device(),
+                                stylizer.precision(),
+                                stylizer.engine()
+                            ),
+                        );
+                        let _ = ready.send(Ok(about));
+                        // The starter counts answers; a worker that panics later must not
+                        // leave it waiting on a sender kept here.
+                        drop(ready);
+                        let mut worker = Worker {
+                            stylizer,
+                            out: RgbImage::new(1, 1),
+                            limits,
+                        };
+                        worker.serve(&receiver, &metrics, &queued);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
                     }
                 })?;
         }
