@@ -21,7 +21,11 @@ absolute differences (of 255) between:
      shifts in the graph, in bf16: what brushwork ran before) and the trunk;
   5. the whole fp32 graph compiled for the picture's size and for any size (a dynamic shape):
      what compiling one graph two ways changes;
-  6. each of them and OpenVINO f32.
+  6. each of them and OpenVINO f32;
+  7. the segments with every tensor between them rounded to bf16, as the trunk stores it, and
+     the trunk: whether the f32 tensors at the cuts are what makes the difference;
+  8. on a CPU with AMX, the trunk again in a second process with oneDNN held to AVX-512 BF16
+     (below): how far two bf16 CPUs' untiled pictures are from each other.
 
 Then it measures what running untiled pictures through the segments as one window would cost
 at 1920x1080 (the only way to make both paths the same computation): compile and inference
@@ -34,8 +38,13 @@ gives those figures beside AMX's (section OpenVINO).
 from __future__ import annotations
 
 import json
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import openvino as ov
@@ -77,10 +86,23 @@ class Segment:
         return out
 
 
-def segments(content, embedding, precision, tile_q, bundle="trunk"):
+class Rounded:
+    """A segment whose outputs, but the picture, are rounded to bf16: the trunk keeps its
+    convolutions' outputs in bf16, where the segments pass theirs on in f32."""
+
+    def __init__(self, segment: Segment):
+        self.segment = segment
+
+    def run(self, outputs, feed):
+        out = self.segment.run(outputs, feed)
+        return [o if name == "stylized_image" else to_bf16(o) for name, o in zip(outputs, out)]
+
+
+def segments(content, embedding, precision, tile_q, bundle="trunk", round_cuts=False):
     """The picture run through a bundle's segments: `trunk` (what brushwork runs on OpenVINO,
     fed the norms' scales and shifts computed in f32) or `fp32` (the fp32 graph's, which make
-    them from the embedding in the graph: what brushwork ran before)."""
+    them from the embedding in the graph: what brushwork ran before). `round_cuts`: every
+    tensor passed between segments rounded to bf16 (see `Rounded`)."""
     header, models = tiling.unpack((ROOT / "models" / f"tiled_{bundle}.bundle").read_bytes())
     params = None
     if bundle == "trunk":
@@ -89,13 +111,44 @@ def segments(content, embedding, precision, tile_q, bundle="trunk"):
     def session(data):
         if (data, precision) not in loaded:
             loaded[data, precision] = Segment(data, precision)
-        return loaded[data, precision]
+        return Rounded(loaded[data, precision]) if round_cuts else loaded[data, precision]
 
     tiling.session = session
     try:
         return tiling.run_tiled(header, models, header["plans"][0], content, embedding, tile_q, params)
     finally:
         tiling.session = original
+
+
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """f32 rounded to the nearest bf16 (ties to even), kept in f32."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+
+def example(width=720, height=544) -> np.ndarray:
+    """An example photo with sensor noise, as `tiling.check` makes it."""
+    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((width, height))
+    noisy = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (height, width, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)[None]
+
+
+def towers() -> np.ndarray:
+    embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
+    return np.array(embedding, np.float32).reshape(1, 1, 1, 100)
+
+
+def other_kernels() -> np.ndarray | None:
+    """The untiled trunk in bf16, run in a second process with oneDNN held to the kernels of a
+    CPU with AVX-512 BF16 and no AMX (AMD Zen 4). None on a CPU without AMX, where the cap
+    would change nothing."""
+    if "amx_bf16" not in Path("/proc/cpuinfo").read_text():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "trunk.npy"
+        env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE_BF16")
+        subprocess.run([sys.executable, __file__, "--trunk-to", str(out)], env=env, check=True)
+        return np.load(out)
 
 
 def whole(content, embedding, precision, static=True):
@@ -120,11 +173,12 @@ def apart(a, b) -> str:
 
 
 def main() -> None:
-    embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
-    embedding = np.array(embedding, np.float32).reshape(1, 1, 1, 100)
-    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((720, 544))
-    noisy = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (544, 720, 3))
-    content = np.clip(noisy, 0, 255).astype(np.uint8)[None]
+    if sys.argv[1:2] == ["--trunk-to"]:  # the second process of `other_kernels`
+        content = example()
+        np.save(sys.argv[2], Trunk("bf16", 544, 720)(content[0], towers())[None])
+        return
+    embedding = towers()
+    content = example()
 
     big = np.asarray(Image.open(ROOT / "examples" / "content" / "coast_guard_boat.jpg")
                      .convert("RGB").resize((1920, 1080)))[None]
@@ -165,10 +219,19 @@ def main() -> None:
         "f32 trunk segments in 160 px tiles": segments(content, embedding, "f32", 40),
     }
     f32_tiles = pictures.pop("f32 trunk segments in 160 px tiles")
+    rounded = segments(content, embedding, "bf16", 40, round_cuts=True)
+    elsewhere = other_kernels()
     names = list(pictures)
     print("\n720x544, mean / max absolute difference (of 255):")
     for a, b in [(0, 1), (1, 2), (0, 2), (3, 2), (4, 5)]:
         print(f"  {names[a]} vs {names[b]}: {apart(pictures[names[a]], pictures[names[b]])}")
+    print(f"  bf16 trunk segments in tiles, the tensors between them rounded to bf16, vs {names[2]}:"
+          f" {apart(rounded, pictures[names[2]])}; vs f32 whole graph: {apart(rounded, f32)}")
+    if elsewhere is None:
+        print("  (no AMX here: no other bf16 kernels to hold oneDNN to)")
+    else:
+        print(f"  {names[2]} vs the same on AVX-512 BF16 kernels (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16):"
+              f" {apart(pictures[names[2]], elsewhere)}")
     print(f"  f32 trunk segments in tiles vs f32 whole graph: {apart(f32_tiles, f32)}")
     for name in names:
         print(f"  {name} vs f32 whole graph: {apart(pictures[name], f32)}")
