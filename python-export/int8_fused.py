@@ -277,7 +277,6 @@ def exact_conv(graph: onnx.GraphProto, q: onnx.NodeProto, ref: dict, var: dict) 
     while src.op_type != "QuantizeLinear":
         src = producer[src.input[0]]
     sx, sy = float(inits[x_dq.input[1]]), float(inits[q.input[1]])
-    zy = int(inits[q.input[2]])
     weights = inits[w_dq.input[0]].astype(np.int64)
     sw = inits[w_dq.input[1]].astype(np.float64)
     bias = inits[b_dq.input[0]].astype(np.int64)
