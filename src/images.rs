@@ -135,7 +135,7 @@ fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicI
             Some((w, h)) if w == 0 || h == 0 => {
                 not_image(format!("it is {w}x{h}: it has no pixels"))
             }
-            _ => not_image(e.to_string()),
+            _ => not_image(decode_reason(&e)),
         }
     })?;
     use image::ImageDecoder;
@@ -159,13 +159,27 @@ fn decode_dynamic(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicI
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     decoder
         .set_limits(limits)
-        .map_err(|e| not_image(e.to_string()))?;
+        .map_err(|e| not_image(decode_reason(&e)))?;
     let orientation = decoder
         .orientation()
-        .map_err(|e| not_image(e.to_string()))?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| not_image(e.to_string()))?;
+        .map_err(|e| not_image(decode_reason(&e)))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| not_image(decode_reason(&e)))?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// A decoder's error in words: "does not support the color type `Unknown(16)`" names a pixel
+/// layout the decoder lacks (a TIFF's grey with alpha, say) in its own terms.
+fn decode_reason(e: &image::ImageError) -> String {
+    use image::error::{ImageError as E, UnsupportedErrorKind};
+    if let E::Unsupported(u) = e {
+        if let UnsupportedErrorKind::Color(image::ExtendedColorType::Unknown(bits)) = u.kind() {
+            return format!(
+                "its {bits}-bit pixel layout is one the decoder cannot read; save it as 8-bit RGB"
+            );
+        }
+    }
+    e.to_string()
 }
 
 /// The width and height a PNG or BMP header declares (a BMP's sign dropped: a negative

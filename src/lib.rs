@@ -62,6 +62,6 @@ pub use engine::{Device, EngineError};
 pub use style::StyleEmbedding;
 pub use stylizer::{
     StylizeError, Stylizer, StylizerOptions, Tiling, Workload, DEFAULT_GPU_MEMORY_BUDGET,
-    DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, MIN_MEMORY_BUDGET,
+    DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_CONTENT_SIDE, MIN_MEMORY_BUDGET, MIN_TILE_SIDE,
     OPENVINO_MIN_PIXELS_PER_SIZE,
 };

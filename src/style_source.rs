@@ -90,11 +90,15 @@ pub enum StyleSource {
 }
 
 impl StyleSource {
-    /// `*.style.json` is a style file; an existing file is a painting; a built-in name is a
-    /// built-in style; anything else that looks like a path is a (missing) painting.
+    /// `*.style.json` (or any `*.json`: no painting is JSON) is a style file; an existing file
+    /// is a painting; a built-in name is a built-in style; anything else that looks like a path
+    /// is a (missing) painting.
     pub fn parse(spec: &str) -> Result<Self, StyleSourceError> {
         let path = Path::new(spec);
-        if style_file::is_style_file(path) {
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if style_file::is_style_file(path) || json {
             return Ok(StyleSource::File(path.into()));
         }
         if path.exists() {
@@ -130,13 +134,32 @@ impl StyleSource {
     /// The style's embedding: painting embedded by `stylizer`, file or built-in read and checked
     /// against `stylizer`'s style model.
     pub fn resolve(&self, stylizer: &mut Stylizer) -> Result<StyleEmbedding, StyleSourceError> {
+        Ok(self.resolve_labelled(stylizer)?.0)
+    }
+
+    /// [`resolve`](Self::resolve), with the style's label: a style file's recorded name (the
+    /// `--name` given to `brushwork embed`) where it is a valid name, else [`label`](Self::label).
+    pub fn resolve_labelled(
+        &self,
+        stylizer: &mut Stylizer,
+    ) -> Result<(StyleEmbedding, String), StyleSourceError> {
         Ok(match self {
-            StyleSource::Image(p) => stylizer.embed(&images::load_rgb(p)?)?,
-            StyleSource::File(p) => StyleFile::read(p, stylizer.predictor_sha256())?.embedding(),
-            StyleSource::Builtin(name) => Builtin::find(name)
-                .expect("parsed from the table")
-                .file(stylizer.predictor_sha256())?
-                .embedding(),
+            StyleSource::Image(p) => (stylizer.embed(&images::load_rgb(p)?)?, self.label()),
+            StyleSource::File(p) => {
+                let file = StyleFile::read(p, stylizer.predictor_sha256())?;
+                let label = match style_file::check_name(&file.name) {
+                    Ok(()) => file.name.clone(),
+                    Err(_) => self.label(),
+                };
+                (file.embedding(), label)
+            }
+            StyleSource::Builtin(name) => (
+                Builtin::find(name)
+                    .expect("parsed from the table")
+                    .file(stylizer.predictor_sha256())?
+                    .embedding(),
+                self.label(),
+            ),
         })
     }
 }

@@ -102,6 +102,7 @@ impl From<StylizeError> for ApiError {
                 height,
                 needed,
                 budget,
+                ..
             } => ApiError::too_large(format!(
                 "a {width}x{height} picture needs at least {} MiB even in tiles, over this server's memory budget of {} MiB; send a smaller picture or set max_size",
                 needed >> 20,

@@ -3,7 +3,7 @@
 use crate::engine::EngineError;
 use crate::models::ModelError;
 
-use super::tiled::mib;
+use super::tiled::{mib, MIN_TILE_SIDE};
 use super::MIN_CONTENT_SIDE;
 
 /// Errors from building or running a [`Stylizer`](super::Stylizer): a picture it cannot take,
@@ -19,12 +19,14 @@ pub enum StylizeError {
         crate::models::MULTISTYLE_FILE
     )]
     NoPresets,
-    #[error("a {width}x{height} picture needs at least {} even in tiles of this size; the memory budget is {}: raise --memory-budget, use a smaller --tile-size or --max-size", mib(*needed), mib(*budget))]
+    #[error("a {width}x{height} picture needs at least {} even in tiles of {tile_side} px; the memory budget is {}: {}", mib(*needed), mib(*budget), over_budget_remedy(*tile_side))]
     OverBudget {
         width: u32,
         height: u32,
         needed: u64,
         budget: u64,
+        /// The side of the tiles it was measured in.
+        tile_side: u32,
     },
     #[error("a {width}x{height} picture needs about {} untiled, over the memory budget of {}, and {reason}", mib(*needed), mib(*budget))]
     CannotTile {
@@ -35,6 +37,15 @@ pub enum StylizeError {
         /// Why, and what to do instead.
         reason: String,
     },
+}
+
+/// What to do about a picture over the budget: smaller tiles only while there are any.
+fn over_budget_remedy(tile_side: u32) -> &'static str {
+    if tile_side > MIN_TILE_SIDE {
+        "raise --memory-budget, use a smaller --tile-size or --max-size"
+    } else {
+        "raise --memory-budget or use --max-size"
+    }
 }
 
 impl StylizeError {

@@ -20,6 +20,7 @@ pub use error::StylizeError;
 pub use options::{StylizerOptions, Workload, OPENVINO_MIN_PIXELS_PER_SIZE};
 pub use tiled::{
     Tiling, DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_MEMORY_BUDGET,
+    MIN_TILE_SIDE,
 };
 
 use image::RgbImage;

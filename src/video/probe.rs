@@ -14,6 +14,8 @@ pub struct VideoInfo {
     /// Frame count when the container says, else estimated from the duration.
     pub frames: Option<u64>,
     pub has_audio: bool,
+    /// A single picture (a JPEG, a PNG, ...) rather than a video: ffmpeg reads those too.
+    pub still: bool,
 }
 
 /// Asks `ffprobe` for a video's size, rate and length.
@@ -24,7 +26,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     };
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_entries"])
-        .arg("stream=codec_type,width,height,r_frame_rate,nb_frames:format=duration")
+        .arg("stream=codec_type,width,height,r_frame_rate,nb_frames:format=duration,format_name")
         .args(["-of", "default=noprint_wrappers=1"])
         .arg(path)
         .output()
@@ -42,6 +44,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     let (mut width, mut height, mut fps, mut frames, mut duration) = (0, 0, 0.0, None, None);
     let mut has_audio = false;
     let mut in_video = false;
+    let mut picture_format = false;
     for line in text.lines() {
         let Some((k, v)) = line.split_once('=') else {
             continue;
@@ -63,6 +66,8 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
             }
             "nb_frames" if in_video => frames = v.parse().ok(),
             "duration" => duration = v.parse::<f64>().ok(),
+            // ffmpeg's demuxers of single pictures: image2 and the *_pipe ones (png_pipe, ...).
+            "format_name" => picture_format = v == "image2" || v.ends_with("_pipe"),
             _ => {}
         }
     }
@@ -79,5 +84,6 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
         fps,
         frames,
         has_audio,
+        still: picture_format && frames.is_none_or(|n| n <= 1),
     })
 }

@@ -235,3 +235,59 @@ fn what_is_not_a_regular_file_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(files_in(&out_dir), ["content_333x250.png"]);
 }
+
+/// A 16x16 uncompressed TIFF of grey with alpha (8 bits each), a layout the TIFF decoder
+/// does not read.
+fn grey_alpha_tiff(path: &Path) {
+    let (side, data_at) = (16u32, 8 + 2 + 10 * 12 + 4);
+    let mut b: Vec<u8> = b"II*\0".to_vec();
+    b.extend(8u32.to_le_bytes());
+    b.extend(10u16.to_le_bytes());
+    let entries: [(u16, u16, u32, u32); 10] = [
+        (256, 3, 1, side),            // width
+        (257, 3, 1, side),            // height
+        (258, 3, 2, 8 | (8 << 16)),   // 8 bits per sample, twice
+        (259, 3, 1, 1),               // no compression
+        (262, 3, 1, 1),               // black is zero
+        (273, 4, 1, data_at),         // where the pixels start
+        (277, 3, 1, 2),               // two samples per pixel
+        (278, 3, 1, side),            // one strip
+        (279, 4, 1, side * side * 2), // of this many bytes
+        (338, 3, 1, 2),               // the second sample is (unassociated) alpha
+    ];
+    for (tag, kind, count, value) in entries {
+        b.extend(tag.to_le_bytes());
+        b.extend(kind.to_le_bytes());
+        b.extend(count.to_le_bytes());
+        b.extend(value.to_le_bytes());
+    }
+    b.extend(0u32.to_le_bytes());
+    assert_eq!(b.len() as u32, data_at);
+    b.extend((0..side * side).flat_map(|i| [(i % 256) as u8, 255]));
+    std::fs::write(path, b).unwrap();
+}
+
+/// A picture in a pixel layout its decoder lacks is refused in words, not in the decoder's
+/// own terms ("the color type `Unknown(16)`").
+#[test]
+fn a_pixel_layout_the_decoder_lacks_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiff = dir.path().join("grey_alpha.tiff");
+    grey_alpha_tiff(&tiff);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let run = brushwork(&[
+        &"stylize",
+        &tiff,
+        &"-s",
+        &"towers",
+        &"-o",
+        &out.join("x.png"),
+    ]);
+    assert_user_error(
+        &run,
+        "grey_alpha.tiff: not an image brushwork can decode (its 16-bit pixel layout is one the \
+         decoder cannot read; save it as 8-bit RGB)",
+        &out,
+    );
+}

@@ -106,8 +106,12 @@ impl Graphs for OpenVinoGraphs {
                 tensors.push(t);
             }
             log::debug!(
-                "OpenVINO compiled segment {name} for {:?} in {} ms",
-                shapes.first(),
+                "OpenVINO compiled segment {name} for {} in {} ms",
+                shapes.first().map_or(String::new(), |dims| dims
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join("x")),
                 started.elapsed().as_millis()
             );
             self.compiled.insert(

@@ -4,6 +4,8 @@
 /// The default tile side, in picture pixels (see README, "Large pictures": 256 px runs as fast
 /// as 512 and needs 150 MB less; 1024 is slower and needs 600 MB more, at 3000x3000).
 pub const DEFAULT_TILE_SIDE: u32 = 256;
+/// The smallest tile side: smaller tiles would be mostly halo.
+pub const MIN_TILE_SIDE: u32 = 64;
 /// The default memory budget on the CPU: pictures whose untiled run would need more are tiled.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 /// The default on a GPU where its free memory cannot be asked (on a GPU it is three quarters

@@ -26,6 +26,7 @@ mod geometry;
 pub(crate) use budget::{mib, whole_estimate, Network, BASE_BYTES};
 pub use budget::{
     DEFAULT_GPU_MEMORY_BUDGET, DEFAULT_MEMORY_BUDGET, DEFAULT_TILE_SIDE, MIN_MEMORY_BUDGET,
+    MIN_TILE_SIDE,
 };
 pub(crate) use bundle::Bundle;
 
@@ -184,6 +185,7 @@ impl Tiler {
                     height,
                     needed: leanest.1,
                     budget,
+                    tile_side: (tq * STRIDE) as u32,
                 })
             }
             None => leanest,
