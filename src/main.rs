@@ -21,8 +21,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // SIGPIPE stays ignored (Rust's default): a write to a closed pipe or a reset socket is an
     // error where it happens, never a death by signal. `serve` lives on when a client resets
@@ -31,7 +29,7 @@ fn main() -> ExitCode {
     // Before any thread starts: ONNX Runtime's telemetry is off only if this is in the
     // environment when its environment is created (see brushwork::engine::onnxruntime).
     brushwork::engine::onnxruntime::disable_telemetry();
-    let args = match cli::Cli::try_parse() {
+    let args = match cli::Cli::try_parse_args() {
         Ok(args) => args,
         Err(e) => cli::argument_error(e),
     };

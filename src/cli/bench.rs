@@ -30,7 +30,7 @@ pub struct BenchArgs {
 
     /// Timed runs per size (after the first frame, which is reported apart); the median is
     /// reported.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 7, value_parser = crate::cli::whole_number::<u32>(1, Some(1000)))]
     pub runs: u32,
 
     /// Runs of the whole `stylize` command for the start-to-first-image figure (0 skips it).

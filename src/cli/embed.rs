@@ -26,7 +26,8 @@ pub struct EmbedArgs {
     #[arg(short, long, value_name = "DIR_OR_FILE")]
     pub output: PathBuf,
 
-    /// The style's name, recorded in the file (one painting only; default: the file stem).
+    /// The style's name, recorded in the file and shown where it is used (one painting only;
+    /// default: the style file's name without .style.json).
     #[arg(long)]
     pub name: Option<String>,
 
@@ -110,7 +111,17 @@ fn plan_jobs(args: &EmbedArgs) -> anyhow::Result<Jobs> {
             reason,
         })?;
         let p = &args.paintings[0];
-        let name = args.name.clone().unwrap_or_else(|| stem(p));
+        // The file's own name: the label `stylize` and `interpolate` show for it.
+        let name = args.name.clone().unwrap_or_else(|| {
+            let file = out.file_name().map(|n| n.to_string_lossy().into_owned());
+            match file
+                .as_deref()
+                .and_then(|n| n.strip_suffix(style_file::SUFFIX))
+            {
+                Some(name) if style_file::check_name(name).is_ok() => name.to_string(),
+                _ => stem(p),
+            }
+        });
         return Ok(vec![(p.clone(), out.clone(), name)]);
     }
     if out.extension().is_some() && !out.is_dir() {

@@ -28,9 +28,9 @@ pub struct EngineArgs {
     // instead of making the flag optional.
     pub precision: std::option::Option<Precision>,
 
-    /// Threads per inference, at most 4 per CPU core; by default ONNX Runtime uses one per
+    /// Threads per inference, at most 4 per CPU thread; by default ONNX Runtime uses one per
     /// physical core.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u16>(1, Some(1024)))]
     pub threads: Option<u16>,
 
     /// Load style_predict.onnx and style_transform.onnx (and, if there, style_transform_fp32.onnx,
@@ -167,9 +167,10 @@ fn parse_budget(s: &str) -> Result<u64, String> {
 
 fn parse_tile_side(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
-        Ok(n) if (64..=8192).contains(&n) && n % 4 == 0 => Ok(n),
+        Ok(n) if (brushwork::MIN_TILE_SIDE..=8192).contains(&n) && n % 4 == 0 => Ok(n),
         _ => Err(format!(
-            "'{s}': a tile side is a multiple of 4 from 64 to 8192 pixels"
+            "'{s}': a tile side is a multiple of 4 from {} to 8192 pixels",
+            brushwork::MIN_TILE_SIDE
         )),
     }
 }

@@ -48,7 +48,7 @@ pub struct InterpolateArgs {
     pub strength_sweep: bool,
 
     /// Number of frames, ends included (2 to 100).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=100))]
+    #[arg(long, default_value_t = 5, value_parser = crate::cli::whole_number::<u32>(2, Some(100)))]
     pub steps: u32,
 
     /// OUT.png for a labelled contact strip, OUT.gif for an animation.
@@ -60,11 +60,11 @@ pub struct InterpolateArgs {
     pub frames: Option<PathBuf>,
 
     /// Downscale the photo so its longer side is at most N pixels.
-    #[arg(long, default_value_t = 512, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    #[arg(long, default_value_t = 512, value_name = "N", value_parser = crate::cli::whole_number::<u32>(16, None))]
     pub max_size: u32,
 
     /// Milliseconds per GIF frame.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..=60000))]
+    #[arg(long, default_value_t = 200, value_parser = crate::cli::whole_number::<u32>(10, Some(60000)))]
     pub delay_ms: u32,
 
     #[command(flatten)]
@@ -125,7 +125,10 @@ pub fn run(args: InterpolateArgs) -> anyhow::Result<ExitCode> {
     let styles = args.style.resolve(&mut stylizer)?;
     let start = styles.look()?;
     let end = match (&to_style, &to_preset) {
-        (Some(s), _) => Some((Paint::Style(s.resolve(&mut stylizer)?), s.label())),
+        (Some(s), _) => {
+            let (embedding, label) = s.resolve_labelled(&mut stylizer)?;
+            Some((Paint::Style(embedding), label))
+        }
         (_, Some(m)) => Some((
             Paint::Presets(*m),
             format!("preset {}", args.to.as_deref().unwrap_or("")),

@@ -59,6 +59,52 @@ pub enum Command {
     Info(info::InfoArgs),
 }
 
+impl Cli {
+    /// Parses the command line. Every option that takes a value accepts one that looks like a
+    /// negative number, so that `--max-size -5` meets the option's own check ("must be at
+    /// least 16") instead of clap's advice to write `-- -5`, which would make it a file name.
+    pub fn try_parse_args() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        fn negatives(command: clap::Command) -> clap::Command {
+            command
+                .mut_args(|arg| {
+                    if arg.get_action().takes_values() {
+                        arg.allow_negative_numbers(true)
+                    } else {
+                        arg
+                    }
+                })
+                .mut_subcommands(negatives)
+        }
+        Cli::from_arg_matches(&negatives(Cli::command()).try_get_matches()?)
+    }
+}
+
+/// The parser of an option that takes a whole number from `min` to `max` (`None`: as large as
+/// `T` holds), whose error says so in words (clap's own says "0 is not in 16..=4294967295").
+pub fn whole_number<T: TryFrom<u64>>(
+    min: u64,
+    max: Option<u64>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let n: i128 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a whole number"))?;
+        let out_of_range = || match max {
+            Some(max) => format!("must be from {min} to {max}"),
+            None => format!("must be at least {min}"),
+        };
+        if n < i128::from(min) || max.is_some_and(|max| n > i128::from(max)) {
+            return Err(out_of_range());
+        }
+        u64::try_from(n)
+            .ok()
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| format!("{s} is too large"))
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stylize(args) => stylize::run(args),

@@ -25,11 +25,11 @@ pub struct PresetsArgs {
     pub output: PathBuf,
 
     /// Longer side of each tile in pixels.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(32..=2048))]
+    #[arg(long, default_value_t = 256, value_parser = crate::cli::whole_number::<u32>(32, Some(2048)))]
     pub tile: u32,
 
     /// Tiles per row.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=27))]
+    #[arg(long, default_value_t = 7, value_parser = crate::cli::whole_number::<u32>(1, Some(27)))]
     pub columns: u32,
 
     #[command(flatten)]

@@ -37,12 +37,12 @@ pub struct ServeArgs {
 
     /// Stylizers working at once, each with its own copy of the networks and its own
     /// --memory-budget. Default: one per 4 CPU threads, at least 1.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u16>(1, Some(256)))]
     pub workers: Option<u16>,
 
     /// Requests that may wait for a free stylizer; more are answered 503 with Retry-After.
     #[arg(long, default_value_t = 16, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(0..=4096))]
+          value_parser = crate::cli::whole_number::<u16>(0, Some(4096)))]
     pub queue: u16,
 
     /// The largest request (photo and styles together), e.g. 32MiB or 50MB; larger ones are
@@ -59,18 +59,18 @@ pub struct ServeArgs {
     /// Seconds a request may take in all (upload, waiting, stylizing); then it is answered 503.
     /// A connection that sends or takes nothing for this long is closed.
     #[arg(long, default_value_t = 120, value_name = "S",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = crate::cli::whole_number::<u64>(1, Some(3600)))]
     pub timeout: u64,
 
     /// Connections open at once. Over it the oldest connection still sending its request
     /// head is closed to make room, or, when every one is busy, the new one is answered 503.
     /// Default: 1024, or half the open-file limit where that is lower.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=65536))]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u32>(16, Some(65536)))]
     pub max_connections: Option<u32>,
 
     /// Webcam WebSockets open at once; more are answered 503.
     #[arg(long, default_value_t = 8, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
+          value_parser = crate::cli::whole_number::<u16>(1, Some(1024)))]
     pub max_webcams: u16,
 
     #[command(flatten)]

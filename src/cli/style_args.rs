@@ -11,6 +11,8 @@ use clap::Args;
 use super::UsageError;
 
 #[derive(Debug, Args, Clone)]
+// One of --style and --preset is required: missing both, clap's error names both.
+#[command(group(clap::ArgGroup::new("which_styles").args(["styles", "presets"]).required(true)))]
 pub struct StyleArgs {
     /// A style: a painting (any size; center-cropped to a square and resized to 256x256), a
     /// saved embedding (NAME.style.json, from `brushwork embed`) or a built-in style name
@@ -20,7 +22,6 @@ pub struct StyleArgs {
         long = "style",
         alias = "from",
         value_name = "STYLE",
-        required_unless_present = "presets",
         conflicts_with = "presets"
     )]
     pub styles: Vec<String>,
@@ -134,13 +135,13 @@ impl StyleArgs {
         let (palette, labels) = if self.presets.is_empty() {
             let sources = self.sources()?;
             let mut embeddings = Vec::with_capacity(sources.len());
+            let mut labels = Vec::with_capacity(sources.len());
             for s in &sources {
-                embeddings.push(s.resolve(stylizer)?);
+                let (embedding, label) = s.resolve_labelled(stylizer)?;
+                embeddings.push(embedding);
+                labels.push(label);
             }
-            (
-                Palette::Styles(embeddings),
-                sources.iter().map(StyleSource::label).collect(),
-            )
+            (Palette::Styles(embeddings), labels)
         } else {
             (
                 Palette::Presets(values::presets(&self.presets)?),

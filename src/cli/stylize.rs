@@ -37,16 +37,16 @@ pub struct StylizeArgs {
     pub output: PathBuf,
 
     /// Downscale each photo so its longer side is at most N pixels (default: full resolution).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u32>(16, None))]
     pub max_size: Option<u32>,
 
     /// File extension of the outputs written into a directory.
     #[arg(long, default_value = "png", value_name = "EXT")]
     pub format: String,
 
-    /// JPEG quality, 1-100.
-    #[arg(long, default_value_t = images::JPEG_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub quality: u8,
+    /// JPEG quality, 1-100 (default 92); other formats are lossless.
+    #[arg(long, value_parser = crate::cli::whole_number::<u8>(1, Some(100)))]
+    pub quality: Option<u8>,
 
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -56,6 +56,10 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let (jobs, mut out_dir) = plan_outputs(&args)?;
     let verbose = args.engine.verbose;
+    let jpeg = |path: &Path| images::output_format(path).ok() == Some(image::ImageFormat::Jpeg);
+    if args.quality.is_some() && !jobs.iter().any(|(_, output)| jpeg(output)) {
+        log::warn!("--quality applies to JPEG outputs only; these are written losslessly");
+    }
 
     args.style.validate()?;
     // The pictures' sizes, from their headers: `auto` weighs OpenVINO's per-size compile
@@ -144,7 +148,7 @@ fn stylize_one(
         .paint_into(&photo, look, None, out)
         .with_context(|| input.display().to_string())?;
     let painted = t.elapsed();
-    images::save_atomic(out, output, args.quality)?;
+    images::save_atomic(out, output, args.quality.unwrap_or(images::JPEG_QUALITY))?;
     if args.engine.verbose {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         say!(
@@ -171,6 +175,15 @@ type Jobs = Vec<(PathBuf, PathBuf)>;
 /// it.
 fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)> {
     let out = &args.output;
+    // Before the output's checks, which would otherwise speak of the output.
+    if let Some(dir) = args.content.iter().find(|input| input.is_dir()) {
+        return Err(UsageError(format!(
+            "{}: is a directory; give the photos in it (e.g. {})",
+            dir.display(),
+            dir.join("*.jpg").display()
+        ))
+        .into());
+    }
     let as_dir = args.content.len() > 1
         || out.is_dir()
         || out
@@ -200,6 +213,14 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)>
             })
             .collect::<Result<_, _>>()?
     } else {
+        if out.extension().is_none() {
+            return Err(UsageError(format!(
+                "{}: no extension to say the output's format; name it .png, .jpg, .webp, .bmp or \
+                 .tiff, or end it with / to write into a directory",
+                out.display()
+            ))
+            .into());
+        }
         images::output_format(out)?;
         images::check_writable_target(out)?;
         vec![(args.content[0].clone(), out.clone())]

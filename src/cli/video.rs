@@ -35,7 +35,7 @@ pub struct VideoArgs {
     pub style: StyleArgs,
 
     /// Downscale so the longer side is at most N pixels (default: the video's own size).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u32>(16, None))]
     pub max_size: Option<u32>,
 
     /// Temporal smoothing against flicker, 0 (off) to 0.95.
@@ -48,7 +48,7 @@ pub struct VideoArgs {
     pub stabilizer: brushwork::pipeline::StabilizeMode,
 
     /// H.264 quality: lower is better and larger (0-51).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
+    #[arg(long, default_value_t = 20, value_parser = crate::cli::whole_number::<u8>(0, Some(51)))]
     pub crf: u8,
 
     #[command(flatten)]
@@ -75,6 +75,13 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     brushwork::images::check_writable_target(&args.output)?;
     args.style.validate()?;
     let info = probe(&args.input)?;
+    if info.still {
+        return Err(UsageError(format!(
+            "{}: a still picture, not a video; `brushwork stylize` paints pictures",
+            args.input.display()
+        ))
+        .into());
+    }
     if info.frames == Some(0) {
         return Err(
             UsageError(format!("{}: the video has no frames", args.input.display())).into(),
@@ -159,8 +166,8 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let n = stats.shown.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     say!(
-        "brushwork: {} frames -> {} in {secs:.1} s ({:.1} fps)",
-        n,
+        "brushwork: {n} frame{} -> {} in {secs:.1} s ({:.1} fps)",
+        if n == 1 { "" } else { "s" },
         args.output.display(),
         n as f64 / secs
     );

@@ -361,6 +361,8 @@ fn malformed_option_text_is_one_line_and_exit_2() {
             vec!["--preset", text],
             vec!["--style", "towers", "--device", text],
             vec!["--style", "towers", "--strength", text],
+            vec!["--style", "towers", "--max-size", text],
+            vec!["--style", "towers", "--quality", text],
         ] {
             let dir = tempfile::tempdir().unwrap();
             let out = Command::new(bin())
@@ -387,4 +389,45 @@ fn malformed_option_text_is_one_line_and_exit_2() {
             stderr(&out)
         );
     }
+}
+
+/// A number out of an option's range is refused with the range in words, whatever its sign: a
+/// negative one is the option's value, not something clap advises to write as `-- -5` (which
+/// would make it a photo's name). Missing both --style and --preset names both.
+#[test]
+fn numbers_out_of_range_name_the_range() {
+    let photo = data("content_333x250.png");
+    for (option, value, said) in [
+        (
+            "--max-size",
+            "-5",
+            "invalid value '-5' for '--max-size <N>': must be at least 16",
+        ),
+        ("--max-size", "0", "'--max-size <N>': must be at least 16"),
+        ("--max-size", "abc", "'abc' is not a whole number"),
+        ("--max-size", "99999999999", "99999999999 is too large"),
+        (
+            "--quality",
+            "-3",
+            "'--quality <QUALITY>': must be from 1 to 100",
+        ),
+        ("--threads", "0", "'--threads <N>': must be from 1 to 1024"),
+    ] {
+        stylize_fails(&photo, &"towers", "x.png", &[option, value], said);
+        let dir = tempfile::tempdir().unwrap();
+        let out = brushwork(&[
+            &"stylize",
+            &photo,
+            &"-s",
+            &"towers",
+            &option,
+            &value,
+            &"-o",
+            &dir.path().join("x.png"),
+        ]);
+        assert!(!stderr(&out).contains("-- "), "{}", stderr(&out));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = brushwork(&[&"stylize", &photo, &"-o", &dir.path().join("x.png")]);
+    assert_user_error(&out, "<--style <STYLE>|--preset <SPEC>>", dir.path());
 }

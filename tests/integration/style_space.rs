@@ -51,6 +51,55 @@ fn embedding_file_round_trip_gives_the_same_pixels() {
     assert_eq!(from_image, from_file);
 }
 
+/// A style file's name is its label: the file's own name by default, or `embed --name`. Any
+/// `.json` file is read as a style file (a painting is never JSON).
+#[test]
+fn a_style_file_is_labelled_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let painting = example("styles/bricks_sq.jpg");
+    let named = dir.path().join("b1.style.json");
+    let plain = dir.path().join("mine.style.json");
+    for (file, name) in [(&named, Some("My Bricks")), (&plain, None)] {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"embed", &painting, &"-o", file];
+        if let Some(name) = &name {
+            args.extend([&"--name" as &dyn AsRef<std::ffi::OsStr>, name]);
+        }
+        let out = brushwork(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(read_json(&plain)["name"], "mine");
+    let renamed = dir.path().join("renamed.json");
+    std::fs::copy(&named, &renamed).unwrap();
+    let photo = data("content_333x250.png");
+    for (style, label) in [
+        (&named, "My Bricks"),
+        (&plain, "mine"),
+        (&renamed, "My Bricks"),
+    ] {
+        let out = brushwork(&[
+            &"stylize",
+            &photo,
+            &"-s",
+            style,
+            &"-v",
+            &"--device",
+            &"cpu",
+            &"-o",
+            &dir.path().join("x.png"),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("style {label} ready")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn embed_writes_one_file_per_painting_into_a_directory() {
     let dir = tempfile::tempdir().unwrap();

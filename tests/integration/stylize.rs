@@ -300,6 +300,60 @@ fn image_too_small() {
     );
 }
 
+/// A directory given as the photo is named as the problem (not the output), and an output
+/// without an extension says how to name a file or a directory.
+#[test]
+fn a_directory_as_the_photo_and_an_output_without_extension() {
+    let photos = tempfile::tempdir().unwrap();
+    stylize_fails(
+        photos.path(),
+        &"towers",
+        "painted",
+        &[],
+        "is a directory; give the photos in it (e.g. ",
+    );
+    stylize_fails(
+        &example("content/golden_gate_sq.jpg"),
+        &"towers",
+        "painted",
+        &[],
+        "painted: no extension to say the output's format; name it .png, .jpg, .webp, .bmp or .tiff, or end it with / to write into a directory",
+    );
+}
+
+/// --quality is JPEG's: given for other formats it says so, and a JPEG output takes it.
+#[test]
+fn quality_is_for_jpeg_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = data("content_333x250.png");
+    let run = |name: &str, quality: &str| {
+        let out = brushwork(&[
+            &"stylize",
+            &photo,
+            &"-s",
+            &"towers",
+            &"--device",
+            &"cpu",
+            &"--quality",
+            &quality,
+            &"-o",
+            &dir.path().join(name),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    assert!(run("x.png", "50").contains("--quality applies to JPEG outputs only"));
+    assert_eq!(run("low.jpg", "10"), "");
+    assert_eq!(run("high.jpg", "100"), "");
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().len();
+    assert!(
+        size("low.jpg") * 2 < size("high.jpg"),
+        "{} {}",
+        size("low.jpg"),
+        size("high.jpg")
+    );
+}
+
 #[test]
 fn unknown_output_extension() {
     stylize_fails(

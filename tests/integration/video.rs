@@ -99,6 +99,36 @@ fn video_bad_inputs() {
         &"towers",
     ]);
     assert_user_error(&out, "use an .mp4, .mkv or .mov name", &out_dir);
+    // ffmpeg reads a photo as a one-frame video: refused, with where photos go instead. A
+    // sequence of pictures (image2's pattern) is a video, and GIFs are animations.
+    if have("ffprobe") {
+        for photo in ["content/coast_guard_boat.jpg", "content/golden_gate_sq.jpg"] {
+            let out = brushwork(&[
+                &"video",
+                &example(photo),
+                &"-o",
+                &out_dir.join("x.mp4"),
+                &"--style",
+                &"towers",
+            ]);
+            assert_user_error(
+                &out,
+                "a still picture, not a video; `brushwork stylize`",
+                &out_dir,
+            );
+        }
+        let png = dir.path().join("photo.png");
+        std::fs::copy(data("content_333x250.png"), &png).unwrap();
+        let out = brushwork(&[
+            &"video",
+            &png,
+            &"-o",
+            &out_dir.join("x.mp4"),
+            &"-s",
+            &"towers",
+        ]);
+        assert_user_error(&out, "a still picture, not a video", &out_dir);
+    }
 }
 
 /// Ctrl-C, `kill` (SIGTERM) and a closed terminal (SIGHUP) each stop the encoder, remove the

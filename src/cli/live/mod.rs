@@ -78,7 +78,7 @@ pub struct LiveArgs {
     pub target_fps: Option<f32>,
 
     /// Frames a morph between two styles takes.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    #[arg(long, default_value_t = 30, value_parser = crate::cli::whole_number::<u32>(1, Some(10000)))]
     pub morph_frames: u32,
 
     /// Run without a window (for servers, tests, benchmarks).
