@@ -175,7 +175,8 @@ fn decode_reason(e: &image::ImageError) -> String {
     if let E::Unsupported(u) = e {
         if let UnsupportedErrorKind::Color(image::ExtendedColorType::Unknown(bits)) = u.kind() {
             return format!(
-                "its {bits}-bit pixel layout is one the decoder cannot read; save it as 8-bit RGB"
+                "its pixel layout ({bits} bits per pixel) is one the decoder cannot read; save it \
+                 as 8-bit RGB"
             );
         }
     }

@@ -96,8 +96,8 @@ impl StyleSource {
     pub fn parse(spec: &str) -> Result<Self, StyleSourceError> {
         let path = Path::new(spec);
         let json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".json"));
         if style_file::is_style_file(path) || json {
             return Ok(StyleSource::File(path.into()));
         }
@@ -147,9 +147,15 @@ impl StyleSource {
             StyleSource::Image(p) => (stylizer.embed(&images::load_rgb(p)?)?, self.label()),
             StyleSource::File(p) => {
                 let file = StyleFile::read(p, stylizer.predictor_sha256())?;
-                let label = match style_file::check_name(&file.name) {
-                    Ok(()) => file.name.clone(),
-                    Err(_) => self.label(),
+                // Files made before `embed` named a style after its file recorded the
+                // painting's name: two files of one painting keep labels of their own.
+                let painting = Path::new(&file.source).file_stem();
+                let named = style_file::check_name(&file.name).is_ok()
+                    && painting.is_none_or(|stem| stem.to_string_lossy() != file.name);
+                let label = if named {
+                    file.name.clone()
+                } else {
+                    self.label()
                 };
                 (file.embedding(), label)
             }

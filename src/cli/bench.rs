@@ -34,7 +34,7 @@ pub struct BenchArgs {
     pub runs: u32,
 
     /// Runs of the whole `stylize` command for the start-to-first-image figure (0 skips it).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::cli::whole_number::<u32>(0, Some(1000)))]
     pub cold_runs: u32,
 
     /// Also measure ONNX Runtime's CPU provider in fp32 (brushwork's CPU path before OpenVINO)

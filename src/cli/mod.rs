@@ -81,28 +81,47 @@ impl Cli {
 }
 
 /// The parser of an option that takes a whole number from `min` to `max` (`None`: as large as
-/// `T` holds), whose error says so in words (clap's own says "0 is not in 16..=4294967295").
+/// the unsigned `T` holds), whose error says so in words (clap's own says "0 is not in
+/// 16..=4294967295").
 pub fn whole_number<T: TryFrom<u64>>(
     min: u64,
     max: Option<u64>,
 ) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
     move |s: &str| {
+        use std::num::IntErrorKind;
+        // Without a maximum of its own, an option says only the bound that was crossed.
+        let out_of_range = |low: bool| match (max, low) {
+            (Some(max), _) => format!("must be from {min} to {max}"),
+            (None, true) => format!("must be at least {min}"),
+            (None, false) => format!("must be at most {}", largest::<T>()),
+        };
         let n: i128 = s
             .trim()
             .parse()
-            .map_err(|_| format!("'{s}' is not a whole number"))?;
-        let out_of_range = || match max {
-            Some(max) => format!("must be from {min} to {max}"),
-            None => format!("must be at least {min}"),
-        };
-        if n < i128::from(min) || max.is_some_and(|max| n > i128::from(max)) {
-            return Err(out_of_range());
+            .map_err(|e: std::num::ParseIntError| match e.kind() {
+                IntErrorKind::PosOverflow => out_of_range(false),
+                IntErrorKind::NegOverflow => out_of_range(true),
+                _ => format!("'{s}' is not a whole number"),
+            })?;
+        if n < i128::from(min) {
+            return Err(out_of_range(true));
+        }
+        if n > i128::from(max.unwrap_or(largest::<T>())) {
+            return Err(out_of_range(false));
         }
         u64::try_from(n)
             .ok()
             .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| format!("{s} is too large"))
+            .ok_or_else(|| out_of_range(false))
     }
+}
+
+/// The largest value of the unsigned integer type `T`.
+fn largest<T: TryFrom<u64>>() -> u64 {
+    [8, 16, 32]
+        .into_iter()
+        .find(|&bits| T::try_from(1u64 << bits).is_err())
+        .map_or(u64::MAX, |bits| (1u64 << bits) - 1)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -15,7 +15,7 @@ use super::UsageError;
 #[command(group(clap::ArgGroup::new("which_styles").args(["styles", "presets"]).required(true)))]
 pub struct StyleArgs {
     /// A style: a painting (any size; center-cropped to a square and resized to 256x256), a
-    /// saved embedding (NAME.style.json, from `brushwork embed`) or a built-in style name
+    /// saved embedding (NAME.style.json or any .json, from `brushwork embed`) or a built-in name
     /// (`brushwork styles` lists them). Repeat to blend several (`live` switches between them).
     #[arg(
         short,

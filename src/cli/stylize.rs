@@ -213,7 +213,10 @@ fn plan_outputs(args: &StylizeArgs) -> anyhow::Result<(Jobs, Option<OutputDir>)>
             })
             .collect::<Result<_, _>>()?
     } else {
-        if out.extension().is_none() {
+        let dot_file = out
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if out.extension().is_none() && !dot_file {
             return Err(UsageError(format!(
                 "{}: no extension to say the output's format; name it .png, .jpg, .webp, .bmp or \
                  .tiff, or end it with / to write into a directory",

@@ -84,6 +84,25 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
         fps,
         frames,
         has_audio,
-        still: picture_format && frames.is_none_or(|n| n <= 1),
+        still: picture_format && packets_up_to_two(path) == Some(1),
     })
+}
+
+/// How many packets (frames) the first video stream holds, counting no further than two:
+/// a picture demuxer also reads streams of pictures (a camera's raw MJPEG, say), whose
+/// header gives no frame count. `None` if ffprobe cannot say.
+fn packets_up_to_two(path: &Path) -> Option<u64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args([
+            "-read_intervals",
+            "%+#2",
+            "-show_entries",
+            "stream=nb_read_packets",
+        ])
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

@@ -397,6 +397,7 @@ fn malformed_option_text_is_one_line_and_exit_2() {
 #[test]
 fn numbers_out_of_range_name_the_range() {
     let photo = data("content_333x250.png");
+    let nines = "9".repeat(60); // past even i128
     for (option, value, said) in [
         (
             "--max-size",
@@ -405,7 +406,16 @@ fn numbers_out_of_range_name_the_range() {
         ),
         ("--max-size", "0", "'--max-size <N>': must be at least 16"),
         ("--max-size", "abc", "'abc' is not a whole number"),
-        ("--max-size", "99999999999", "99999999999 is too large"),
+        (
+            "--max-size",
+            "99999999999",
+            "'--max-size <N>': must be at most 4294967295",
+        ),
+        (
+            "--max-size",
+            &nines,
+            "'--max-size <N>': must be at most 4294967295",
+        ),
         (
             "--quality",
             "-3",

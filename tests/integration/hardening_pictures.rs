@@ -286,8 +286,8 @@ fn a_pixel_layout_the_decoder_lacks_is_refused_in_words() {
     ]);
     assert_user_error(
         &run,
-        "grey_alpha.tiff: not an image brushwork can decode (its 16-bit pixel layout is one the \
-         decoder cannot read; save it as 8-bit RGB)",
+        "grey_alpha.tiff: not an image brushwork can decode (its pixel layout (16 bits per \
+         pixel) is one the decoder cannot read; save it as 8-bit RGB)",
         &out,
     );
 }

@@ -51,15 +51,22 @@ fn embedding_file_round_trip_gives_the_same_pixels() {
     assert_eq!(from_image, from_file);
 }
 
-/// A style file's name is its label: the file's own name by default, or `embed --name`. Any
-/// `.json` file is read as a style file (a painting is never JSON).
+/// A style file's name is its label: the file's own name by default, or `embed --name` (but
+/// not the painting's name, which older files recorded by default). Any `.json` file is read
+/// as a style file (a painting is never JSON).
 #[test]
 fn a_style_file_is_labelled_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
     let painting = example("styles/bricks_sq.jpg");
     let named = dir.path().join("b1.style.json");
     let plain = dir.path().join("mine.style.json");
-    for (file, name) in [(&named, Some("My Bricks")), (&plain, None)] {
+    // What `embed` recorded before it named a style after its file: the painting's name.
+    let old = dir.path().join("v1.style.json");
+    for (file, name) in [
+        (&named, Some("My Bricks")),
+        (&plain, None),
+        (&old, Some("bricks_sq")),
+    ] {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"embed", &painting, &"-o", file];
         if let Some(name) = &name {
             args.extend([&"--name" as &dyn AsRef<std::ffi::OsStr>, name]);
@@ -68,13 +75,14 @@ fn a_style_file_is_labelled_with_its_name() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     assert_eq!(read_json(&plain)["name"], "mine");
-    let renamed = dir.path().join("renamed.json");
+    let renamed = dir.path().join("Renamed.JSON");
     std::fs::copy(&named, &renamed).unwrap();
     let photo = data("content_333x250.png");
     for (style, label) in [
         (&named, "My Bricks"),
         (&plain, "mine"),
         (&renamed, "My Bricks"),
+        (&old, "v1"),
     ] {
         let out = brushwork(&[
             &"stylize",

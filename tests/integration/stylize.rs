@@ -319,6 +319,14 @@ fn a_directory_as_the_photo_and_an_output_without_extension() {
         &[],
         "painted: no extension to say the output's format; name it .png, .jpg, .webp, .bmp or .tiff, or end it with / to write into a directory",
     );
+    // A name that is all extension is a name without one, and no format.
+    stylize_fails(
+        &example("content/golden_gate_sq.jpg"),
+        &"towers",
+        ".png",
+        &[],
+        ".png: unknown output format",
+    );
 }
 
 /// --quality is JPEG's: given for other formats it says so, and a JPEG output takes it.

@@ -99,8 +99,7 @@ fn video_bad_inputs() {
         &"towers",
     ]);
     assert_user_error(&out, "use an .mp4, .mkv or .mov name", &out_dir);
-    // ffmpeg reads a photo as a one-frame video: refused, with where photos go instead. A
-    // sequence of pictures (image2's pattern) is a video, and GIFs are animations.
+    // ffmpeg reads a photo as a one-frame video: refused, with where photos go instead.
     if have("ffprobe") {
         for photo in ["content/coast_guard_boat.jpg", "content/golden_gate_sq.jpg"] {
             let out = brushwork(&[
@@ -128,6 +127,54 @@ fn video_bad_inputs() {
             &"towers",
         ]);
         assert_user_error(&out, "a still picture, not a video", &out_dir);
+    }
+}
+
+/// Streams of pictures are videos, though ffmpeg reads some with its picture demuxers: a
+/// camera's raw MJPEG and an animated GIF each give every frame.
+#[test]
+fn streams_of_pictures_are_videos() {
+    if !have("ffmpeg") {
+        skip("streams_of_pictures_are_videos", "ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["camera.mjpeg", "camera.mjpg", "animation.gif"] {
+        let input = dir.path().join(name);
+        make_testsrc(
+            &input,
+            "size=64x48:rate=5:duration=1",
+            &[
+                "-f",
+                if name.ends_with("gif") {
+                    "gif"
+                } else {
+                    "mjpeg"
+                },
+            ],
+        );
+        let output = dir.path().join(format!("{name}.mp4"));
+        let out = brushwork(&[
+            &"video",
+            &input,
+            &"-o",
+            &output,
+            &"-s",
+            &"towers",
+            &"--device",
+            &"cpu",
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("5 frames ->"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(
+            streams(&output).starts_with("video,64,48,5"),
+            "{name}: {}",
+            streams(&output)
+        );
     }
 }
 

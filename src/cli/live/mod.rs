@@ -86,7 +86,7 @@ pub struct LiveArgs {
     pub headless: bool,
 
     /// Stop after N frames from the source.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::whole_number::<u64>(1, None))]
     pub frames: Option<u64>,
 
     /// Where the S key saves snapshots (default: the current directory).
