@@ -7,9 +7,12 @@ use image::RgbImage;
 
 use crate::util::*;
 
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn read_embedding(path: &Path) -> Vec<f32> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = read_json(path);
     v["embedding"]
         .as_array()
         .unwrap()
@@ -104,10 +107,6 @@ fn a_style_file_is_labelled_with_its_name() {
     }
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn embed_writes_one_file_per_painting_into_a_directory() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,8 +121,7 @@ fn embed_writes_one_file_per_painting_into_a_directory() {
     assert!(out.status.success(), "{}", stderr(&out));
     for stem in ["bricks_sq", "black_zigzag"] {
         let f = outdir.join(format!("{stem}.style.json"));
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let v = read_json(&f);
         assert_eq!(v["format"], "brushwork.style");
         assert_eq!(v["version"], 1);
         assert_eq!(v["name"], stem);
@@ -145,8 +143,7 @@ fn builtin_styles_are_what_embed_makes_from_their_paintings() {
     assert!(names.len() >= 6, "{text}");
     for name in names {
         let builtin = root().join("styles").join(format!("{name}.style.json"));
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&builtin).unwrap()).unwrap();
+        let v = read_json(&builtin);
         let painting = example(&format!("styles/{}", v["source"].as_str().unwrap()));
         let fresh = dir.path().join(format!("{name}.style.json"));
         let out = brushwork(&[&"embed", &painting, &"--name", &name, &"-o", &fresh]);

@@ -73,14 +73,17 @@ fn video_bad_inputs() {
     std::fs::write(&not_video, "not a video").unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let out = brushwork(&[
-        &"video",
-        &not_video,
-        &"-o",
-        &out_dir.join("x.mp4"),
-        &"--style",
-        &"towers",
-    ]);
+    let video = |input: &Path, output: &str| {
+        brushwork(&[
+            &"video",
+            &input,
+            &"-o",
+            &out_dir.join(output),
+            &"-s",
+            &"towers",
+        ])
+    };
+    let out = video(&not_video, "x.mp4");
     if have("ffprobe") {
         assert_user_error(&out, "cannot read video", &out_dir);
     } else {
@@ -90,43 +93,20 @@ fn video_bad_inputs() {
             stderr(&out)
         );
     }
-    let out = brushwork(&[
-        &"video",
-        &not_video,
-        &"-o",
-        &out_dir.join("x.avi"),
-        &"--style",
-        &"towers",
-    ]);
+    let out = video(&not_video, "x.avi");
     assert_user_error(&out, "use an .mp4, .mkv or .mov name", &out_dir);
     // ffmpeg reads a photo as a one-frame video: refused, with where photos go instead.
     if have("ffprobe") {
-        for photo in ["content/coast_guard_boat.jpg", "content/golden_gate_sq.jpg"] {
-            let out = brushwork(&[
-                &"video",
-                &example(photo),
-                &"-o",
-                &out_dir.join("x.mp4"),
-                &"--style",
-                &"towers",
-            ]);
+        let png = dir.path().join("photo.png");
+        std::fs::copy(data("content_333x250.png"), &png).unwrap();
+        for photo in [example("content/coast_guard_boat.jpg"), png] {
+            let out = video(&photo, "x.mp4");
             assert_user_error(
                 &out,
                 "a still picture, not a video; `brushwork stylize`",
                 &out_dir,
             );
         }
-        let png = dir.path().join("photo.png");
-        std::fs::copy(data("content_333x250.png"), &png).unwrap();
-        let out = brushwork(&[
-            &"video",
-            &png,
-            &"-o",
-            &out_dir.join("x.mp4"),
-            &"-s",
-            &"towers",
-        ]);
-        assert_user_error(&out, "a still picture, not a video", &out_dir);
     }
 }
 
