@@ -37,7 +37,6 @@ gives those figures beside AMX's (section OpenVINO).
 """
 from __future__ import annotations
 
-import json
 import os
 import resource
 import subprocess
@@ -126,18 +125,6 @@ def to_bf16(x: np.ndarray) -> np.ndarray:
     return ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
 
 
-def example(width=720, height=544) -> np.ndarray:
-    """An example photo with sensor noise, as `tiling.check` makes it."""
-    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((width, height))
-    noisy = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (height, width, 3))
-    return np.clip(noisy, 0, 255).astype(np.uint8)[None]
-
-
-def towers() -> np.ndarray:
-    embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
-    return np.array(embedding, np.float32).reshape(1, 1, 1, 100)
-
-
 def other_kernels() -> np.ndarray | None:
     """The untiled trunk in bf16, run in a second process with oneDNN held to the kernels of a
     CPU with AVX-512 BF16 and no AMX (AMD Zen 4). None on a CPU without AMX, where the cap
@@ -174,11 +161,11 @@ def apart(a, b) -> str:
 
 def main() -> None:
     if sys.argv[1:2] == ["--trunk-to"]:  # the second process of `other_kernels`
-        content = example()
-        np.save(sys.argv[2], Trunk("bf16", 544, 720)(content[0], towers())[None])
+        content = tiling.example_photo()
+        np.save(sys.argv[2], Trunk("bf16", 544, 720)(content[0], tiling.towers_embedding())[None])
         return
-    embedding = towers()
-    content = example()
+    embedding = tiling.towers_embedding()
+    content = tiling.example_photo()
 
     big = np.asarray(Image.open(ROOT / "examples" / "content" / "coast_guard_boat.jpg")
                      .convert("RGB").resize((1920, 1080)))[None]

@@ -412,18 +412,28 @@ def run_tiled(header: dict, models: dict[str, bytes], plan: dict, content: np.nd
     return picture
 
 
+def example_photo() -> np.ndarray:
+    """The checks' picture: an example photo at 720x544 with sensor noise, as NHWC uint8."""
+    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((720, 544))
+    x = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (544, 720, 3))
+    return np.clip(x, 0, 255).astype(np.uint8)[None]
+
+
+def towers_embedding() -> np.ndarray:
+    """The built-in style `towers`, shaped as the transformer's style input."""
+    embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
+    return np.array(embedding, dtype=np.float32).reshape(1, 1, 1, 100)
+
+
 def check(header: dict, models: dict[str, bytes], untiled) -> None:
     """The tiled run against the untiled network on an example photo with sensor noise.
     `untiled(content, style) -> picture` runs the whole network."""
-    im = Image.open(ROOT / "examples" / "content" / "picabo_lava.jpg").convert("RGB").resize((720, 544))
-    x = np.asarray(im).astype(np.float32) + np.random.default_rng(1).normal(0, 6, (544, 720, 3))
-    content = np.clip(x, 0, 255).astype(np.uint8)[None]
+    content = example_photo()
     if header["style_input"] == "style_weights":
         style = np.zeros(26, np.float32)
         style[[3, 12]] = 0.5
     else:
-        embedding = json.loads((ROOT / "styles" / "towers.style.json").read_text())["embedding"]
-        style = np.array(embedding, dtype=np.float32).reshape(1, 1, 1, 100)
+        style = towers_embedding()
     params = None
     if "norm_params" in header:
         params = norm_params.feed(norm_params.unpack((MODELS / "norm_params.bin").read_bytes()), style)

@@ -98,7 +98,7 @@ impl StyleSource {
         let json = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".json"));
-        if style_file::is_style_file(path) || json {
+        if json {
             return Ok(StyleSource::File(path.into()));
         }
         if path.exists() {
